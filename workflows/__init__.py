@@ -1,0 +1,1 @@
+"""Temporal workflows: orchestration only, no I/O (see ``conversation`` and ``names``)."""
