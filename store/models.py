@@ -1,0 +1,186 @@
+"""The schema, as SQLAlchemy 2 typed ORM classes.
+
+The Alembic migrations in ``store/migrations`` must produce exactly this schema (a test compares
+them). Business rules that protect the data regardless of which process writes it — hours 1–23,
+message length, the outcome vocabulary — are ``CHECK`` constraints, not only API validation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from store.records import (
+    DEFAULT_ENABLED,
+    DEFAULT_EXPIRY_HOURS,
+    DEFAULT_MESSAGE,
+    DELIVERY_STATUSES,
+    MAX_EXPIRY_HOURS,
+    MAX_MESSAGE_LENGTH,
+    MIN_EXPIRY_HOURS,
+    MIN_MESSAGE_LENGTH,
+    OUTCOMES,
+)
+from store.types import UTCDateTime
+
+# Deterministic constraint names, so that migrations can refer to (and later drop) them on every
+# dialect; SQLite in particular needs names for batch-mode table rebuilds.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint("length(account_id) BETWEEN 1 AND 64", name="account_id_length"),
+        # SQLite has no regular expressions by default; GLOB with a negated class says the same.
+        CheckConstraint("account_id ~ '^[A-Za-z0-9_-]+$'", name="account_id_charset").ddl_if(
+            dialect="postgresql"
+        ),
+        CheckConstraint("account_id NOT GLOB '*[^A-Za-z0-9_-]*'", name="account_id_charset").ddl_if(
+            dialect="sqlite"
+        ),
+    )
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    company_name: Mapped[str] = mapped_column(Text)
+    phone_number_id: Mapped[str] = mapped_column(String(64), unique=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SessionSettingsRow(Base):
+    __tablename__ = "session_settings"
+    __table_args__ = (
+        CheckConstraint(
+            f"expiry_hours BETWEEN {MIN_EXPIRY_HOURS} AND {MAX_EXPIRY_HOURS}",
+            name="expiry_hours_range",
+        ),
+        CheckConstraint(
+            f"length(message) BETWEEN {MIN_MESSAGE_LENGTH} AND {MAX_MESSAGE_LENGTH}",
+            name="message_length",
+        ),
+    )
+
+    account_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(
+        Boolean, default=DEFAULT_ENABLED, server_default=sql_text("false")
+    )
+    expiry_hours: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_EXPIRY_HOURS, server_default=sql_text(str(DEFAULT_EXPIRY_HOURS))
+    )
+    message: Mapped[str] = mapped_column(
+        Text, default=DEFAULT_MESSAGE, server_default=DEFAULT_MESSAGE
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SettingsChangeRow(Base):
+    __tablename__ = "settings_changes"
+    __table_args__ = (Index(None, "account_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("accounts.account_id", ondelete="CASCADE")
+    )
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    expiry_hours: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(Text)
+
+
+class ContactRow(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("account_id", "conversation_key"),)
+
+    account_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    wa_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    conversation_key: Mapped[str] = mapped_column(String(64))
+    profile_name: Mapped[str | None] = mapped_column(Text)
+    first_name: Mapped[str | None] = mapped_column(Text)
+    last_name: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReminderRow(Base):
+    __tablename__ = "reminders"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", OUTCOMES), name="outcome_known"),
+        CheckConstraint(
+            "delivery_status IS NULL OR " + _in("delivery_status", DELIVERY_STATUSES),
+            name="delivery_status_known",
+        ),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        # The audit list: one account, newest decision first, reminder_id as the tie-breaker.
+        # Ascending on purpose: the list orders by (decided_at DESC, reminder_id DESC), which both
+        # dialects serve by scanning this index backwards; a (decided_at DESC, reminder_id ASC)
+        # index would not match that order.
+        Index("ix_reminders_account_decided", "account_id", "decided_at", "reminder_id"),
+        # Newest reminder per conversation (session list), and the list filtered by customer.
+        Index(
+            "ix_reminders_account_key_decided",
+            "account_id",
+            "conversation_key",
+            "decided_at",
+            "reminder_id",
+        ),
+        Index(
+            "ix_reminders_account_wa_decided", "account_id", "wa_id", "decided_at", "reminder_id"
+        ),
+    )
+
+    reminder_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("accounts.account_id", ondelete="CASCADE")
+    )
+    conversation_key: Mapped[str] = mapped_column(String(64))
+    wa_id: Mapped[str] = mapped_column(String(32))
+    last_customer_message_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(32))
+    # NULL for decisions that never claim a send; unique otherwise (NULLs are distinct on both
+    # dialects), which is what makes "one reminder per silence" hold across workers.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    message_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
+    delivery_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    text: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

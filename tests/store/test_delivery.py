@@ -1,0 +1,189 @@
+"""Status webhooks: delivery state only moves forward; asynchronous failures are recorded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from store.records import (
+    OUTCOME_FAILED,
+    OUTCOME_FAILED_WINDOW_CLOSED,
+    OUTCOME_SENT,
+    OUTCOME_UNKNOWN,
+    ReminderRecord,
+)
+from store.repository import Store
+from tests.store.conftest import START
+
+T = START - timedelta(hours=23)
+
+
+async def _sent(store: Store, account_id: str, *, message_id: str = "wamid.A") -> ReminderRecord:
+    claim = await store.claim_reminder(
+        account_id=account_id,
+        conversation_key="conv1",
+        wa_id="15550001",
+        last_customer_message_at=T,
+        text="Hi!",
+    )
+    return await store.finish_reminder(
+        reminder_id=claim.record.reminder_id, outcome=OUTCOME_SENT, message_id=message_id
+    )
+
+
+async def _status(
+    store: Store,
+    status: str,
+    *,
+    message_id: str | None = "wamid.A",
+    reminder_id: str | None = None,
+    minute: int = 0,
+    error_code: int | None = None,
+    error_message: str | None = None,
+) -> ReminderRecord | None:
+    return await store.apply_delivery_status(
+        message_id=message_id,
+        reminder_id=reminder_id,
+        status=status,
+        at=START + timedelta(minutes=minute),
+        error_code=error_code,
+        error_message=error_message,
+    )
+
+
+async def test_statuses_move_forward(store: Store, account_id: str) -> None:
+    await _sent(store, account_id)
+    for minute, status in enumerate(("sent", "delivered", "read"), start=1):
+        record = await _status(store, status, minute=minute)
+        assert record is not None
+        assert (record.delivery_status, record.delivery_updated_at) == (
+            status,
+            START + timedelta(minutes=minute),
+        )
+
+
+@pytest.mark.parametrize("late", ["delivered", "sent", "failed"])
+async def test_a_late_status_never_overwrites_read(
+    store: Store, account_id: str, late: str
+) -> None:
+    await _sent(store, account_id)
+    await _status(store, "read", minute=2)
+    record = await _status(store, late, minute=3, error_code=131026, error_message="late")
+    assert record is not None
+    assert (record.delivery_status, record.delivery_updated_at) == ("read", START.replace(minute=2))
+    assert (record.outcome, record.error_code) == (OUTCOME_SENT, None)
+
+
+async def test_duplicate_status_is_a_no_op(store: Store, account_id: str) -> None:
+    await _sent(store, account_id)
+    first = await _status(store, "delivered", minute=1)
+    again = await _status(store, "delivered", minute=5)
+    assert again == first
+
+
+async def test_failed_131047_marks_the_window_closed(store: Store, account_id: str) -> None:
+    await _sent(store, account_id)
+    await _status(store, "sent", minute=1)
+    record = await _status(
+        store,
+        "failed",
+        minute=2,
+        error_code=131047,
+        error_message="Re-engagement message",
+    )
+    assert record is not None
+    assert (record.delivery_status, record.outcome, record.error_code, record.reason) == (
+        "failed",
+        OUTCOME_FAILED_WINDOW_CLOSED,
+        131047,
+        "Re-engagement message",
+    )
+    # And nothing moves it afterwards.
+    after = await _status(store, "delivered", minute=3)
+    assert after == record
+
+
+async def test_other_failures_keep_code_and_reason(store: Store, account_id: str) -> None:
+    await _sent(store, account_id)
+    record = await _status(
+        store, "failed", minute=1, error_code=131026, error_message="Message undeliverable"
+    )
+    assert record is not None
+    assert (record.delivery_status, record.outcome, record.error_code, record.reason) == (
+        "failed",
+        OUTCOME_SENT,
+        131026,
+        "Message undeliverable",
+    )
+
+
+async def test_failed_does_not_apply_after_delivered(store: Store, account_id: str) -> None:
+    await _sent(store, account_id)
+    await _status(store, "delivered", minute=1)
+    record = await _status(store, "failed", minute=2, error_code=131047, error_message="x")
+    assert record is not None
+    assert (record.delivery_status, record.outcome, record.error_code) == (
+        "delivered",
+        OUTCOME_SENT,
+        None,
+    )
+
+
+async def test_status_proves_an_unknown_send_went_out(store: Store, account_id: str) -> None:
+    claim = await store.claim_reminder(
+        account_id=account_id,
+        conversation_key="conv1",
+        wa_id="15550001",
+        last_customer_message_at=T,
+        text="Hi!",
+    )
+    await store.finish_reminder(
+        reminder_id=claim.record.reminder_id, outcome=OUTCOME_UNKNOWN, reason="read timeout"
+    )
+    # Matched by biz_opaque_callback_data even though no message id was ever stored.
+    record = await _status(
+        store, "delivered", message_id="wamid.Z", reminder_id=claim.record.reminder_id
+    )
+    assert record is not None
+    assert (record.outcome, record.message_id, record.delivery_status) == (
+        OUTCOME_SENT,
+        "wamid.Z",
+        "delivered",
+    )
+    assert await store.get_reminder(reminder_id=claim.record.reminder_id) == record
+
+
+async def test_failed_status_for_an_unknown_send(store: Store, account_id: str) -> None:
+    claim = await store.claim_reminder(
+        account_id=account_id,
+        conversation_key="conv1",
+        wa_id="15550001",
+        last_customer_message_at=T,
+        text="Hi!",
+    )
+    await store.finish_reminder(reminder_id=claim.record.reminder_id, outcome=OUTCOME_UNKNOWN)
+    record = await _status(
+        store,
+        "failed",
+        message_id="wamid.F",
+        reminder_id=claim.record.reminder_id,
+        error_code=131026,
+        error_message="undeliverable",
+    )
+    assert record is not None
+    assert (record.outcome, record.error_code, record.message_id) == (
+        OUTCOME_FAILED,
+        131026,
+        "wamid.F",
+    )
+
+
+async def test_lookup_prefers_reminder_id_then_message_id(store: Store, account_id: str) -> None:
+    sent = await _sent(store, account_id, message_id="wamid.A")
+    by_message = await _status(store, "sent", message_id="wamid.A", reminder_id="not-ours")
+    assert by_message is not None and by_message.reminder_id == sent.reminder_id
+    assert await _status(store, "delivered", message_id="wamid.other") is None
+    assert await _status(store, "delivered", message_id=None, reminder_id=None) is None
+    with pytest.raises(ValueError):
+        await _status(store, "seen")

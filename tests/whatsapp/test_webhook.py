@@ -1,0 +1,367 @@
+"""parse_webhook against every Meta sample, plus malformed bodies."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from whatsapp.webhook import (
+    MAX_WEBHOOK_BYTES,
+    IgnoredKind,
+    InboundMessage,
+    InvalidWebhook,
+    StatusUpdate,
+    WebhookBatch,
+    parse_webhook,
+)
+
+from .meta_samples import sample_bytes, sample_json, sample_names
+
+PHONE_NUMBER_ID = "106540352242922"
+SENT_AT = datetime(2025, 6, 8, 20, 59, 43, tzinfo=UTC)  # "1749416383"
+STATUS_WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0QUQ2MjA4NEYyRkExNjMyREUA"
+
+# Every webhook sample and what it must produce: (message kind, id) for customer messages.
+CUSTOMER_MESSAGE_SAMPLES = {
+    "message-text.json": (
+        "text",
+        "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
+    ),
+    "message-image.json": ("image", "wamid.IMG1"),
+    "message-interactive-button-reply.json": ("interactive", "wamid.INT1"),
+    "message-button.json": ("button", "wamid.BTN1"),
+    "message-reaction.json": ("reaction", "wamid.REA1"),
+}
+NON_CUSTOMER_SAMPLES = {"message-system.json": "system", "message-unsupported.json": "unsupported"}
+STATUS_SAMPLES = {
+    "status-sent.json": ("sent", datetime(2025, 6, 15, 23, 27, 53, tzinfo=UTC)),
+    "status-delivered.json": ("delivered", datetime(2025, 6, 15, 23, 27, 55, tzinfo=UTC)),
+    "status-read.json": ("read", datetime(2025, 6, 15, 23, 28, 10, tzinfo=UTC)),
+    "status-failed-131047.json": ("failed", datetime(2025, 6, 28, 20, 34, 48, tzinfo=UTC)),
+}
+BATCH_SAMPLES = {"batch-two-entries-three-messages.json"}
+SEND_SAMPLES = {  # answers of the send endpoint, exercised by test_client.py
+    "send-response-ok.json",
+    "send-error-130429.json",
+    "send-error-131047.json",
+    "send-error-190.json",
+}
+
+
+def test_every_sample_is_covered() -> None:
+    # A sample added to the shared folder fails here until a test says what it must produce.
+    known = (
+        CUSTOMER_MESSAGE_SAMPLES.keys()
+        | NON_CUSTOMER_SAMPLES.keys()
+        | STATUS_SAMPLES.keys()
+        | BATCH_SAMPLES
+        | SEND_SAMPLES
+    )
+    assert set(sample_names()) == known
+
+
+@pytest.mark.parametrize("name", sorted(CUSTOMER_MESSAGE_SAMPLES))
+def test_customer_message_samples(name: str) -> None:
+    kind, message_id = CUSTOMER_MESSAGE_SAMPLES[name]
+    batch = parse_webhook(sample_bytes(name))
+    assert batch == WebhookBatch(
+        customer_messages=[
+            InboundMessage(
+                phone_number_id=PHONE_NUMBER_ID,
+                wa_id="16505551234",
+                message_id=message_id,
+                sent_at=SENT_AT,
+                kind=kind,
+                profile_name="Sheena Nelson",
+            )
+        ]
+    )
+    assert batch.customer_messages[0].sent_at.utcoffset() is not None
+
+
+@pytest.mark.parametrize("name", sorted(NON_CUSTOMER_SAMPLES))
+def test_system_and_unsupported_are_ignored(name: str) -> None:
+    batch = parse_webhook(sample_bytes(name))
+    assert batch.customer_messages == [] and batch.statuses == []
+    (ignored,) = batch.ignored
+    assert ignored.kind is IgnoredKind.NON_CUSTOMER_MESSAGE
+    assert f"'{NON_CUSTOMER_SAMPLES[name]}'" in ignored.reason
+    assert ignored.reason.startswith("entry[0].changes[0].value.messages[0]:")
+
+
+@pytest.mark.parametrize("name", sorted(STATUS_SAMPLES))
+def test_status_samples(name: str) -> None:
+    status, at = STATUS_SAMPLES[name]
+    batch = parse_webhook(sample_bytes(name))
+    assert batch.customer_messages == [] and batch.ignored == []
+    (update,) = batch.statuses
+    assert (update.status, update.at, update.message_id) == (status, at, STATUS_WAMID)
+    assert (update.phone_number_id, update.recipient_id) == (PHONE_NUMBER_ID, "16505551234")
+    assert update.callback_data == "reminder-7f3a"
+
+
+def test_failed_status_carries_the_131047_error() -> None:
+    (update,) = parse_webhook(sample_bytes("status-failed-131047.json")).statuses
+    assert update.error_code == 131047
+    assert update.error_message == "Re-engagement message"
+    assert update.error_details is not None and "24 hours" in update.error_details
+
+
+def test_successful_statuses_have_no_error() -> None:
+    (update,) = parse_webhook(sample_bytes("status-read.json")).statuses
+    assert (update.error_code, update.error_message, update.error_details) == (None, None, None)
+
+
+def test_batch_of_two_entries_yields_all_three_messages() -> None:
+    batch = parse_webhook(sample_bytes("batch-two-entries-three-messages.json"))
+    assert [(m.message_id, m.wa_id, m.profile_name) for m in batch.customer_messages] == [
+        ("wamid.B1", "16505551234", "Sheena Nelson"),
+        ("wamid.B2", "447700900123", "Omar Haddad"),
+        ("wamid.B3", "5511987654321", "Ana Lima"),
+    ]
+    assert [m.sent_at.timestamp() for m in batch.customer_messages] == [
+        1749416383,
+        1749416390,
+        1749416395,
+    ]
+
+
+def _value(**fields: Any) -> dict[str, Any]:
+    return {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+        **fields,
+    }
+
+
+def _payload(*changes: dict[str, Any], entries: int = 1) -> bytes:
+    return json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": list(changes)} for _ in range(entries)],
+        }
+    ).encode()
+
+
+def _message(message_id: str, sender: str = "16505551234", **extra: Any) -> dict[str, Any]:
+    return {"from": sender, "id": message_id, "timestamp": "1749416383", "type": "text", **extra}
+
+
+def test_every_change_message_and_status_is_flattened_in_order() -> None:
+    raw = _payload(
+        {"field": "messages", "value": _value(messages=[_message("m1"), _message("m2")])},
+        {"field": "account_update", "value": {"phone_number": "15550783881", "event": "X"}},
+        {
+            "field": "messages",
+            "value": _value(
+                messages=[_message("m3", sender="447700900123")],
+                statuses=[
+                    {"id": "s1", "status": "delivered", "timestamp": "1749416400"},
+                    {"id": "s2", "status": "deleted", "timestamp": "1749416401"},
+                    {"id": "s3", "status": "warning", "timestamp": "1749416402"},
+                    {"id": "s4", "status": "read", "timestamp": 1749416403},
+                ],
+                errors=[{"code": 130429, "title": "Rate limit hit"}],
+            ),
+        },
+        entries=2,
+    )
+    batch = parse_webhook(raw)
+    assert [m.message_id for m in batch.customer_messages] == ["m1", "m2", "m3"] * 2
+    assert [m.profile_name for m in batch.customer_messages] == [None] * 6  # no contacts[]
+    assert [s.message_id for s in batch.statuses] == ["s1", "s4"] * 2
+    assert batch.statuses[1] == StatusUpdate(
+        phone_number_id=PHONE_NUMBER_ID,
+        message_id="s4",
+        status="read",
+        at=datetime.fromtimestamp(1749416403, tz=UTC),
+        recipient_id=None,
+        callback_data=None,
+    )
+    kinds = [item.kind for item in batch.ignored]
+    assert (
+        kinds
+        == [
+            IgnoredKind.OTHER_FIELD,
+            IgnoredKind.UNTRACKED_STATUS,
+            IgnoredKind.UNTRACKED_STATUS,
+            IgnoredKind.ERROR,
+        ]
+        * 2
+    )
+    assert batch.ignored[0].reason == "entry[0].changes[1]: field 'account_update' not handled"
+    assert batch.ignored[1].reason == (
+        "entry[0].changes[2].value.statuses[1]: status 'deleted' is not tracked"
+    )
+    assert (
+        batch.ignored[3].reason
+        == "entry[0].changes[2].value.errors[0]: code 130429: Rate limit hit"
+    )
+    assert batch.ignored[4].reason.startswith("entry[1].changes[1]:")
+
+
+def test_profile_name_comes_from_the_matching_contact() -> None:
+    raw = _payload(
+        {
+            "field": "messages",
+            "value": _value(
+                contacts=[
+                    {"profile": {"name": "Omar"}, "wa_id": "447700900123"},
+                    {"wa_id": "16505551234"},  # no profile
+                    {"profile": {"name": "No number"}},
+                ],
+                messages=[_message("a"), _message("b", sender="447700900123")],
+            ),
+        }
+    )
+    names = [m.profile_name for m in parse_webhook(raw).customer_messages]
+    assert names == [None, "Omar"]
+
+
+def test_unknown_fields_are_allowed() -> None:
+    sample = sample_json("message-text.json")
+    sample["entry"][0]["changes"][0]["value"]["messages"][0]["brand_new"] = {"x": [1]}
+    sample["entry"][0]["changes"][0]["value"]["contacts"][0]["identity_key_hash"] = "DF2l"
+    sample["entry"][0]["time"] = 1749416383
+    assert len(parse_webhook(json.dumps(sample).encode()).customer_messages) == 1
+
+
+@pytest.mark.parametrize("obj", ["page", "instagram", ""])
+def test_other_objects_are_an_ignored_batch(obj: str) -> None:
+    batch = parse_webhook(json.dumps({"object": obj, "entry": "whatever"}).encode())
+    assert batch.customer_messages == [] and batch.statuses == []
+    (ignored,) = batch.ignored
+    assert ignored.kind is IgnoredKind.OTHER_OBJECT
+
+
+def test_empty_entry_list_is_an_empty_batch() -> None:
+    assert parse_webhook(_payload(entries=0)) == WebhookBatch()
+
+
+def _with(path: str, value: Any, *, sample: str = "batch-two-entries-three-messages.json") -> bytes:
+    """The sample with the value at a dotted path (``entry.0.changes``) replaced or deleted."""
+    data = copy.deepcopy(sample_json(sample))
+    *parents, last = path.split(".")
+    node = data
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    key: Any = int(last) if isinstance(node, list) else last
+    if value is _DELETE:
+        del node[key]
+    else:
+        node[key] = value
+    return json.dumps(data).encode()
+
+
+_DELETE = object()
+_MSG0 = "entry.0.changes.0.value.messages.0"
+
+
+def _three_changes() -> bytes:
+    """A payload whose entry[0].changes[1].value.messages[2] has a bad timestamp."""
+    good = {"field": "messages", "value": _value(messages=[_message("a")])}
+    bad_messages = [_message("b"), _message("c"), _message("d", timestamp="yesterday")]
+    bad = {"field": "messages", "value": _value(messages=bad_messages)}
+    return _payload(good, bad)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "body: not valid JSON"),
+        (b"{", "body: not valid JSON"),
+        (b"\xff\xfe\x00garbage", "body: not valid JSON"),
+        (b"{'object': 1}", "body: not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "body: not valid JSON"),
+        (
+            b'{"object": "whatsapp_business_account", "n": 1' + b"0" * 5000 + b"}",
+            "body: not valid JSON",
+        ),
+        (b"[]", "body: expected a JSON object"),
+        (b'"whatsapp_business_account"', "body: expected a JSON object"),
+        (b"{}", "object: missing"),
+        (b'{"object": 5}', "object: expected a string"),
+        (b'{"object": "whatsapp_business_account"}', "entry: missing"),
+        (b'{"object": "whatsapp_business_account", "entry": {}}', "entry: expected a list"),
+        (b'{"object": "whatsapp_business_account", "entry": [7]}', "entry[0]: expected an object"),
+        (_with("entry.1.changes", _DELETE), "entry[1].changes: missing"),
+        (_with("entry.0.changes.0.field", None), "entry[0].changes[0].field: expected a string"),
+        (_with("entry.0.changes.0.value", []), "entry[0].changes[0].value: expected an object"),
+        (_with("entry.0.changes.0.value", None), "entry[0].changes[0].value: expected an object"),
+        (
+            _with("entry.0.changes.0.value.metadata", _DELETE),
+            "entry[0].changes[0].value.metadata: missing",
+        ),
+        (
+            _with("entry.0.changes.0.value.metadata.phone_number_id", ""),
+            "entry[0].changes[0].value.metadata.phone_number_id: must not be empty",
+        ),
+        (
+            _with("entry.0.changes.0.value.messages", {"a": 1}),
+            "entry[0].changes[0].value.messages: expected a list",
+        ),
+        (
+            _with(_MSG0 + ".from", _DELETE),
+            "entry[0].changes[0].value.messages[0].from: missing",
+        ),
+        (
+            _with("entry.1.changes.0.value.messages.0.id", 42),
+            "entry[1].changes[0].value.messages[0].id: expected a string",
+        ),
+        (_three_changes(), "entry[0].changes[1].value.messages[2].timestamp: not a unix timestamp"),
+    ],
+)
+def test_malformed_bodies_say_what_is_wrong(raw: bytes, reason: str) -> None:
+    with pytest.raises(InvalidWebhook) as caught:
+        parse_webhook(raw)
+    assert caught.value.reason == reason
+    assert str(caught.value) == reason
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["", "yesterday", "-5", "+5", " 5", "1.5", "1e9", "١٢٣", "9" * 13, 1.5, True, None, -1, 10**12],
+)
+def test_bad_timestamps(timestamp: Any) -> None:
+    with pytest.raises(InvalidWebhook) as caught:
+        parse_webhook(_with(_MSG0 + ".timestamp", timestamp))
+    assert (
+        caught.value.reason
+        == "entry[0].changes[0].value.messages[0].timestamp: not a unix timestamp"
+    )
+
+
+def test_status_with_bad_error_code() -> None:
+    raw = _with(
+        "entry.0.changes.0.value.statuses.0.errors.0.code",
+        "abc",
+        sample="status-failed-131047.json",
+    )
+    with pytest.raises(InvalidWebhook) as caught:
+        parse_webhook(raw)
+    assert caught.value.reason == (
+        "entry[0].changes[0].value.statuses[0].errors[0].code: expected an integer"
+    )
+
+
+def test_several_problems_are_counted() -> None:
+    data = sample_json("message-text.json")
+    message = data["entry"][0]["changes"][0]["value"]["messages"][0]
+    del message["id"], message["from"]
+    with pytest.raises(InvalidWebhook) as caught:
+        parse_webhook(json.dumps(data).encode())
+    assert caught.value.reason.endswith("(and 1 more)")
+
+
+def test_oversized_body() -> None:
+    with pytest.raises(InvalidWebhook, match="larger than"):
+        parse_webhook(b" " * (MAX_WEBHOOK_BYTES + 1))
+
+
+def test_long_untrusted_values_are_truncated_in_reasons() -> None:
+    batch = parse_webhook(json.dumps({"object": "x" * 10_000}).encode())
+    assert len(batch.ignored[0].reason) < 120

@@ -1,0 +1,163 @@
+"""What can go wrong when sending through the WhatsApp Cloud API, and how to tell (SPEC §4).
+
+Pure: no httpx, no I/O, so workflow code (which runs in Temporal's sandbox) can import the
+exception types and the classification.
+
+Exception tree::
+
+    WhatsAppError(Exception)        .code, .message, .http_status, .fbtrace_id, .error_subcode,
+    │                               .details
+    ├── WindowClosedError           131047: more than 24 h since the customer wrote; never retried
+    ├── PermanentSendError          131026, 131031, 131048, 133010, 368, 100, 190, 0, 3, 10,
+    │                               200–299; unknown codes (or no code) on any non-5xx, non-429
+    ├── RetryableSendError          130429, 131056, 4, 80007, 1, 2, 131000, 131016, 133004,
+    │                               131057; HTTP 5xx and 429 without a known code; connection
+    │                               failures before the request was sent.  .retry_after
+    └── AmbiguousSendError          the request may have reached Meta (read timeout, connection
+                                    dropped after sending, 2xx with an unreadable body): the
+                                    caller must not re-send blindly
+
+``classify_error`` turns one error answer (HTTP status and Graph API ``error.code``) into the
+right exception. A known code wins over the HTTP status, because Meta answers most errors with
+400 whatever their nature (a 130429 throttle is retryable even on a 400).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+WINDOW_CLOSED_CODE = 131047
+
+# Meta's codes that no retry can fix: bad recipient, blocked or locked account, bad request,
+# bad token, missing permission (the whole 200–299 block is "API permission").
+PERMANENT_CODES: frozenset[int] = frozenset(
+    {131026, 131031, 131048, 133010, 368, 100, 190, 0, 3, 10, *range(200, 300)}
+)
+
+# Throttling and transient trouble on Meta's side: the same request succeeds later.
+RETRYABLE_CODES: frozenset[int] = frozenset(
+    {130429, 131056, 4, 80007, 1, 2, 131000, 131016, 133004, 131057}
+)
+
+
+class WhatsAppError(Exception):
+    """A send did not (verifiably) succeed. Base of every error this package raises."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        fbtrace_id: str | None = None,
+        error_subcode: int | None = None,
+        details: str | None = None,
+    ) -> None:
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.fbtrace_id = fbtrace_id
+        self.error_subcode = error_subcode
+        self.details = details
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [self.message]
+        if self.code is not None:
+            parts.insert(0, f"(code {self.code})")
+        if self.http_status is not None:
+            parts.append(f"[HTTP {self.http_status}]")
+        return " ".join(parts)
+
+    def _init_kwargs(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "http_status": self.http_status,
+            "fbtrace_id": self.fbtrace_id,
+            "error_subcode": self.error_subcode,
+            "details": self.details,
+        }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructor arguments are not in ``self.args``; without this, pickling or
+        # copying the exception (done by some retry and test tooling) would lose them or fail.
+        return (_rebuild, (type(self), self.message, self._init_kwargs()))
+
+
+class WindowClosedError(WhatsAppError):
+    """131047: the 24-hour customer service window is closed. Never retried."""
+
+
+class PermanentSendError(WhatsAppError):
+    """Meta refused the message for a reason a retry cannot fix."""
+
+
+class RetryableSendError(WhatsAppError):
+    """Transient failure; the same request may be sent again after a backoff."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        code: int | None = None,
+        http_status: int | None = None,
+        fbtrace_id: str | None = None,
+        error_subcode: int | None = None,
+        details: str | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            message,
+            code=code,
+            http_status=http_status,
+            fbtrace_id=fbtrace_id,
+            error_subcode=error_subcode,
+            details=details,
+        )
+
+    def _init_kwargs(self) -> dict[str, Any]:
+        return {**super()._init_kwargs(), "retry_after": self.retry_after}
+
+
+class AmbiguousSendError(WhatsAppError):
+    """The request may have reached Meta; re-sending could deliver the message twice."""
+
+
+def _rebuild(cls: type[WhatsAppError], message: str, kwargs: dict[str, Any]) -> WhatsAppError:
+    return cls(message, **kwargs)
+
+
+def classify_error(
+    *,
+    http_status: int | None,
+    code: int | None,
+    message: str,
+    error_subcode: int | None = None,
+    fbtrace_id: str | None = None,
+    details: str | None = None,
+    retry_after: float | None = None,
+) -> WhatsAppError:
+    """The exception for one error answer from the Graph API (SPEC §4).
+
+    ``http_status`` is None for errors that did not come with an HTTP answer (a ``failed``
+    status webhook, for instance); ``retry_after`` is kept only on retryable errors.
+    """
+    common: dict[str, Any] = {
+        "code": code,
+        "http_status": http_status,
+        "fbtrace_id": fbtrace_id,
+        "error_subcode": error_subcode,
+        "details": details,
+    }
+    if code == WINDOW_CLOSED_CODE:
+        return WindowClosedError(message, **common)
+    if code in RETRYABLE_CODES:
+        return RetryableSendError(message, retry_after=retry_after, **common)
+    if code in PERMANENT_CODES:
+        return PermanentSendError(message, **common)
+    # Unknown or missing code: the HTTP status is all we have. Server trouble and throttling
+    # pass; every other answer says the request itself is wrong, and repeating it won't help.
+    if http_status is not None and (http_status >= 500 or http_status == 429):
+        return RetryableSendError(message, retry_after=retry_after, **common)
+    return PermanentSendError(message, **common)

@@ -1,0 +1,303 @@
+"""A stand-in for the Graph API's send endpoint, for the local sandbox stack and for tests.
+
+``create_sandbox_app()`` returns a small FastAPI app that behaves like
+``POST /{version}/{phone_number_id}/messages`` of the WhatsApp Cloud API: bearer token required
+(401 with code 190 otherwise), the body checked the way Meta checks it (400 with code 100), and
+Meta's real success and error shapes. Accepted messages are recorded instead of delivered.
+
+Control endpoints (not part of Meta's API) under ``/_sandbox/``:
+
+- ``GET /_sandbox/messages[?phone_number_id=…]`` → ``{"items": [...]}`` in arrival order;
+  ``DELETE /_sandbox/messages`` forgets them.
+- ``POST /_sandbox/failures`` queues failures, consumed first in first out, one per valid send:
+  ``{"kind": "http", "status": 503, "code": 131000, "times": 2}`` answers an error (without
+  ``code`` the body is a plain-text error page, as a proxy in front of Meta would send);
+  ``{"kind": "delay", "seconds": 5}`` sleeps before handling the send normally (the message is
+  recorded once the delay is over, as Meta would still process it: client timeouts see an
+  ambiguous outcome); ``{"kind": "accept_then_fail", "status": 500}`` records the message and then
+  answers an error (Meta sent it but the answer says otherwise).
+  ``GET`` lists the pending failures, ``DELETE`` clears them.
+
+All state lives on ``app.state`` so that several sandboxes can run in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import secrets
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, ValidationError
+
+logger = logging.getLogger(__name__)
+
+# Meta's limits on a text message and on the opaque callback data.
+MAX_TEXT_BODY = 4096
+MAX_CALLBACK_DATA = 512
+
+# Titles Meta uses in ``error.message`` for the codes tests inject most; others get a generic one.
+_ERROR_TITLES: dict[int, str] = {
+    0: "AuthException",
+    1: "An unknown error occurred",
+    2: "Service temporarily unavailable",
+    4: "Application request limit reached",
+    10: "Permission denied",
+    100: "Invalid parameter",
+    190: "Error validating access token",
+    368: "Temporarily blocked for policies violations",
+    80007: "Rate limit issues",
+    130429: "Rate limit hit",
+    131000: "Something went wrong",
+    131016: "Service unavailable",
+    131026: "Message undeliverable",
+    131031: "Account has been locked",
+    131047: "Re-engagement message",
+    131048: "Spam rate limit hit",
+    131056: "(Business Account, Consumer Account) pair rate limit hit",
+    131057: "Account in maintenance mode",
+    133004: "Server temporarily unavailable",
+    133010: "Phone number not registered",
+}
+
+
+class SandboxMessage(BaseModel):
+    """One message the sandbox accepted (the access token is never recorded)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    phone_number_id: str
+    to: str = Field(description="as the client sent it, e.g. +16505551234")
+    wa_id: str = Field(description="digits only")
+    body: str
+    callback_data: str | None
+    received_at: AwareDatetime
+    answered_status: int = Field(description="HTTP status the sandbox answered the send with")
+
+
+class HttpFailure(BaseModel):
+    """Answer the next send(s) with an HTTP error instead of accepting them."""
+
+    kind: Literal["http"]
+    status: int = Field(ge=400, le=599)
+    code: int | None = Field(default=None, description="Graph API error.code; none = plain text")
+    message: str | None = None
+    retry_after: float | None = Field(default=None, ge=0, description="Retry-After header")
+    times: int = Field(default=1, ge=1, le=1000)
+
+
+class DelayFailure(BaseModel):
+    """Sleep before handling the next send(s), to trip client timeouts."""
+
+    kind: Literal["delay"]
+    seconds: float = Field(gt=0, le=300)
+    times: int = Field(default=1, ge=1, le=1000)
+
+
+class AcceptThenFail(BaseModel):
+    """Record the next send(s) as delivered, then answer an error anyway."""
+
+    kind: Literal["accept_then_fail"]
+    status: int = Field(default=500, ge=400, le=599)
+    code: int | None = None
+    message: str | None = None
+    times: int = Field(default=1, ge=1, le=1000)
+
+
+Failure = Annotated[HttpFailure | DelayFailure | AcceptThenFail, Field(discriminator="kind")]
+
+
+class _FailureRequest(BaseModel):
+    failure: Failure
+
+
+class _SendText(BaseModel):
+    body: str = Field(min_length=1, max_length=MAX_TEXT_BODY)
+    preview_url: StrictBool = False
+
+
+class _SendRequest(BaseModel):
+    """The subset of Meta's send body the sandbox supports: individual text messages."""
+
+    messaging_product: Literal["whatsapp"]
+    recipient_type: Literal["individual"] = "individual"
+    to: str = Field(pattern=r"^\+?[0-9]{5,20}$")
+    type: Literal["text"] = "text"
+    text: _SendText
+    biz_opaque_callback_data: str | None = Field(default=None, max_length=MAX_CALLBACK_DATA)
+
+
+@dataclass
+class SandboxState:
+    """Everything one sandbox instance remembers."""
+
+    access_tokens: frozenset[str] | None
+    messages: list[SandboxMessage] = field(default_factory=list)
+    failures: deque[HttpFailure | DelayFailure | AcceptThenFail] = field(default_factory=deque)
+
+
+def sandbox_state(app: FastAPI) -> SandboxState:
+    """The state of a sandbox app (for tests and the local stack)."""
+    state: SandboxState = app.state.sandbox
+    return state
+
+
+def create_sandbox_app(*, access_tokens: set[str] | None = None) -> FastAPI:
+    """A new sandbox Graph API; ``access_tokens=None`` accepts any non-empty bearer token."""
+    app = FastAPI(
+        title="WhatsApp Cloud API sandbox",
+        description="Records outbound messages instead of delivering them.",
+    )
+    app.state.sandbox = SandboxState(
+        access_tokens=frozenset(access_tokens) if access_tokens is not None else None
+    )
+
+    @app.post("/{version}/{phone_number_id}/messages", tags=["graph api"])
+    async def send_message(version: str, phone_number_id: str, request: Request) -> Response:
+        """Meta's send-message endpoint (text messages only)."""
+        state = sandbox_state(app)
+        if not _authorized(state, request.headers.get("authorization")):
+            return _meta_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
+
+        try:
+            raw = await request.body()
+            send = _SendRequest.model_validate(json.loads(raw))
+        except (ValueError, RecursionError) as exc:  # ValidationError is a ValueError
+            return _meta_error(400, 100, _TITLE_100, details=_send_problem(exc))
+
+        failure = state.failures.popleft() if state.failures else None
+        if isinstance(failure, DelayFailure):
+            await asyncio.sleep(failure.seconds)
+        if isinstance(failure, HttpFailure):
+            return _failure_response(
+                failure.status, failure.code, failure.message, retry_after=failure.retry_after
+            )
+
+        wa_id = send.to.removeprefix("+")
+        message = SandboxMessage(
+            id=_wamid(),
+            phone_number_id=phone_number_id,
+            to=send.to,
+            wa_id=wa_id,
+            body=send.text.body,
+            callback_data=send.biz_opaque_callback_data,
+            received_at=datetime.now(UTC),
+            answered_status=failure.status if isinstance(failure, AcceptThenFail) else 200,
+        )
+        state.messages.append(message)
+        logger.info(
+            "sandbox recorded message %s for phone_number_id=%s", message.id, phone_number_id
+        )
+        if isinstance(failure, AcceptThenFail):
+            return _failure_response(failure.status, failure.code, failure.message)
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": send.to, "wa_id": wa_id}],
+                "messages": [{"id": message.id}],
+            }
+        )
+
+    @app.get("/_sandbox/messages", tags=["sandbox"])
+    async def list_messages(phone_number_id: str | None = None) -> dict[str, list[SandboxMessage]]:
+        """Recorded messages in arrival order, optionally for one business number."""
+        items = sandbox_state(app).messages
+        if phone_number_id is not None:
+            items = [m for m in items if m.phone_number_id == phone_number_id]
+        return {"items": list(items)}
+
+    @app.delete("/_sandbox/messages", status_code=204, tags=["sandbox"])
+    async def reset_messages() -> None:
+        """Forget every recorded message."""
+        sandbox_state(app).messages.clear()
+
+    @app.post("/_sandbox/failures", status_code=201, tags=["sandbox"])
+    async def add_failure(request: Request) -> Response:
+        """Queue a failure for the next ``times`` sends."""
+        try:
+            failure = _FailureRequest.model_validate({"failure": json.loads(await request.body())})
+        except (ValueError, RecursionError) as exc:
+            errors = exc.errors(include_url=False) if isinstance(exc, ValidationError) else str(exc)
+            return JSONResponse({"detail": errors}, status_code=422)
+        queue = sandbox_state(app).failures
+        for _ in range(failure.failure.times):
+            queue.append(failure.failure)
+        return JSONResponse({"pending": len(queue)}, status_code=201)
+
+    @app.get("/_sandbox/failures", tags=["sandbox"])
+    async def list_failures() -> dict[str, list[dict[str, Any]]]:
+        """Failures still waiting for a send, next first."""
+        return {"items": [f.model_dump() for f in sandbox_state(app).failures]}
+
+    @app.delete("/_sandbox/failures", status_code=204, tags=["sandbox"])
+    async def clear_failures() -> None:
+        """Drop every pending failure."""
+        sandbox_state(app).failures.clear()
+
+    return app
+
+
+_TITLE_100 = "(#100) Invalid parameter"
+
+
+def _authorized(state: SandboxState, header: str | None) -> bool:
+    if header is None:
+        return False
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return False
+    return state.access_tokens is None or token in state.access_tokens
+
+
+def _send_problem(exc: Exception) -> str:
+    """Meta-like ``error_data.details`` for a refused body."""
+    if not isinstance(exc, ValidationError):
+        return "Request body is not valid JSON"
+    first = exc.errors(include_url=False)[0]
+    param = "".join(
+        f"[{part}]" if isinstance(part, int) else f"['{part}']" for part in first["loc"][1:]
+    )
+    name = f"{first['loc'][0]}{param}" if first["loc"] else "body"
+    return f"Param {name}: {first['msg']}"
+
+
+def _failure_response(
+    status: int, code: int | None, message: str | None, *, retry_after: float | None = None
+) -> Response:
+    headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else None
+    if code is None:
+        return PlainTextResponse(
+            message or "Sandbox injected failure", status_code=status, headers=headers
+        )
+    title = message or _ERROR_TITLES.get(code, "Sandbox injected failure")
+    return _meta_error(status, code, f"(#{code}) {title}", headers=headers)
+
+
+def _meta_error(
+    status: int,
+    code: int,
+    message: str,
+    *,
+    details: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """An error in the Graph API's shape (see fixtures/meta-webhooks/send-error-*.json)."""
+    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+    if details is not None:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    error["fbtrace_id"] = "A" + secrets.token_urlsafe(16)
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
+
+
+def _wamid() -> str:
+    # Real wamids are base64 of an opaque binary id behind a ``wamid.`` prefix.
+    return "wamid." + base64.b64encode(secrets.token_bytes(30)).decode("ascii")

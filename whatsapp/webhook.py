@@ -1,0 +1,368 @@
+"""Meta's ``messages`` webhook: pydantic models of the payload and its flattening.
+
+``parse_webhook`` turns one raw POST body into a ``WebhookBatch`` holding EVERY customer message
+and status of every entry and change (the reference product handled only the first), plus what
+was deliberately ignored and why. A body that is not JSON or not shaped like Meta's payload raises
+``InvalidWebhook`` with a reason that names the offending place, e.g.
+``entry[0].changes[1].value.messages[2].timestamp: not a unix timestamp``. Nothing else is ever
+raised, whatever the bytes (the API answers 400, never 500).
+
+Deliberately not errors (they end up in ``WebhookBatch.ignored``): another ``object`` than
+``whatsapp_business_account``, change fields other than ``messages`` (their ``value`` has another
+shape), ``system``/``unsupported`` messages (not customer messages, SPEC §3 rule 1), status values
+we do not track (``deleted``, ``warning``, anything new) and ``value.errors[]`` notifications.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal, TypeVar, cast, get_args
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+MAX_WEBHOOK_BYTES = 3 * 1024 * 1024
+
+WHATSAPP_BUSINESS_ACCOUNT = "whatsapp_business_account"
+MESSAGES_FIELD = "messages"
+
+# ``unknown`` and ``errors`` are the older names of ``unsupported`` (a message Meta could not
+# deliver to us); neither they nor ``system`` notices are written by the customer.
+NON_CUSTOMER_MESSAGE_TYPES = frozenset({"system", "unsupported", "unknown", "errors"})
+
+DeliveryStatus = Literal["sent", "delivered", "read", "failed"]
+_DELIVERY_STATUSES: frozenset[str] = frozenset(get_args(DeliveryStatus))
+
+# Latest instant a datetime can hold (9999-12-31T23:59:59Z); larger numbers are not timestamps.
+_MAX_UNIX_SECONDS = 253_402_300_799
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class InvalidWebhook(Exception):
+    """The body is not a well-formed webhook payload; ``reason`` says where and why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+def _parse_unix_timestamp(value: object) -> datetime:
+    """Meta's ``timestamp``: Unix seconds as a string (an integer is accepted too)."""
+    seconds: int | None = None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        seconds = int(value) if len(value) <= 12 else None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    if seconds is None or not 0 <= seconds <= _MAX_UNIX_SECONDS:
+        raise PydanticCustomError("unix_timestamp", "not a unix timestamp")
+    # Epoch arithmetic rather than fromtimestamp(), which is platform-limited for big values.
+    return _EPOCH + timedelta(seconds=seconds)
+
+
+UnixTimestamp = Annotated[datetime, PlainValidator(_parse_unix_timestamp)]
+
+
+class _Payload(BaseModel):
+    """Meta adds fields over time; unknown ones are kept, never an error."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+# --- the payload as Meta sends it ----------------------------------------------------------------
+
+
+class ErrorData(_Payload):
+    details: str | None = None
+
+
+class WebhookError(_Payload):
+    """One item of ``value.errors[]``, ``messages[].errors[]`` or ``statuses[].errors[]``."""
+
+    code: int
+    title: str | None = None
+    message: str | None = None
+    error_data: ErrorData | None = None
+    href: str | None = None
+
+
+class Metadata(_Payload):
+    display_phone_number: str
+    phone_number_id: str = Field(min_length=1)
+
+
+class Profile(_Payload):
+    name: str | None = None
+
+
+class Contact(_Payload):
+    # Optional because the contact only supplies a display name: a contact without a number must
+    # not make Meta retry (and us refuse) a whole batch of real messages.
+    wa_id: str | None = None
+    profile: Profile | None = None
+
+
+class Message(_Payload):
+    """One ``messages[]`` item; its type-specific body (``text``, ``image``, …) stays in extras."""
+
+    id: str = Field(min_length=1)
+    from_: str = Field(alias="from", min_length=1)
+    timestamp: UnixTimestamp
+    type: str
+    errors: list[WebhookError] = Field(default_factory=list)
+
+
+class Status(_Payload):
+    """One ``statuses[]`` item: the delivery state of a message the business sent."""
+
+    id: str = Field(min_length=1)
+    status: str
+    timestamp: UnixTimestamp
+    recipient_id: str | None = None
+    biz_opaque_callback_data: str | None = None
+    errors: list[WebhookError] = Field(default_factory=list)
+
+
+class ChangeValue(_Payload):
+    """``value`` of a change whose ``field`` is ``messages``."""
+
+    messaging_product: str | None = None
+    metadata: Metadata
+    contacts: list[Contact] = Field(default_factory=list)
+    messages: list[Message] = Field(default_factory=list)
+    statuses: list[Status] = Field(default_factory=list)
+    errors: list[WebhookError] = Field(default_factory=list)
+
+
+class Change(_Payload):
+    field: str
+    # Validated as ``ChangeValue`` only for the ``messages`` field: other fields (account
+    # updates, template status, message echoes …) have other shapes and are ignored.
+    value: Any = None
+
+
+class Entry(_Payload):
+    id: str
+    changes: list[Change]
+
+
+class WebhookPayload(_Payload):
+    object: str
+    entry: list[Entry]
+
+
+# --- what the service uses ------------------------------------------------------------------------
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class InboundMessage(_Item):
+    """A message the customer wrote: moves T and re-arms the session (SPEC §3)."""
+
+    phone_number_id: str
+    wa_id: str = Field(description="the customer's number (the message's ``from``)")
+    message_id: str
+    sent_at: AwareDatetime = Field(description="Meta's timestamp of the message, UTC")
+    kind: str = Field(description="Meta's message type: text, image, reaction, …")
+    profile_name: str | None = None
+
+
+class StatusUpdate(_Item):
+    """Delivery state of a message we sent (``callback_data`` is what we put on the send)."""
+
+    phone_number_id: str
+    message_id: str
+    status: DeliveryStatus
+    at: AwareDatetime
+    recipient_id: str | None
+    callback_data: str | None
+    error_code: int | None = None
+    error_message: str | None = None
+    error_details: str | None = None
+
+
+class IgnoredKind(StrEnum):
+    OTHER_OBJECT = "other_object"  # payload for another product than WhatsApp Business
+    OTHER_FIELD = "other_field"  # change field other than ``messages``
+    NON_CUSTOMER_MESSAGE = "non_customer_message"  # system / unsupported messages
+    UNTRACKED_STATUS = "untracked_status"  # deleted, warning, or a status value we don't know
+    ERROR = "error"  # ``value.errors[]`` notification from Meta
+
+
+class IgnoredItem(_Item):
+    """Part of a webhook that is valid but needs no action; kept so the API can log it."""
+
+    kind: IgnoredKind
+    reason: str
+
+
+class WebhookBatch(_Item):
+    """Everything one webhook POST carried, flattened over entries and changes, in order."""
+
+    customer_messages: list[InboundMessage] = Field(default_factory=list)
+    statuses: list[StatusUpdate] = Field(default_factory=list)
+    ignored: list[IgnoredItem] = Field(default_factory=list)
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def parse_webhook(raw: bytes) -> WebhookBatch:
+    """Parse and flatten one webhook body; raise ``InvalidWebhook`` if it is malformed."""
+    if len(raw) > MAX_WEBHOOK_BYTES:
+        raise InvalidWebhook(f"body: larger than {MAX_WEBHOOK_BYTES} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad JSON, bad UTF-8 and integers too long to convert;
+        # RecursionError covers absurdly deep nesting.
+        raise InvalidWebhook("body: not valid JSON") from exc
+
+    if not isinstance(data, dict):
+        raise InvalidWebhook("body: expected a JSON object")
+    obj = data.get("object")
+    if not isinstance(obj, str):
+        raise InvalidWebhook("object: " + ("missing" if obj is None else "expected a string"))
+    if obj != WHATSAPP_BUSINESS_ACCOUNT:
+        return WebhookBatch(
+            ignored=[
+                IgnoredItem(
+                    kind=IgnoredKind.OTHER_OBJECT,
+                    reason=f"object {_short(obj)} is not {WHATSAPP_BUSINESS_ACCOUNT}",
+                )
+            ]
+        )
+
+    payload = _validate(WebhookPayload, data, prefix="")
+    batch = _BatchBuilder()
+    for i, entry in enumerate(payload.entry):
+        for j, change in enumerate(entry.changes):
+            where = f"entry[{i}].changes[{j}]"
+            if change.field != MESSAGES_FIELD:
+                batch.ignore(
+                    IgnoredKind.OTHER_FIELD, f"{where}: field {_short(change.field)} not handled"
+                )
+                continue
+            value = _validate(ChangeValue, change.value, prefix=f"{where}.value")
+            batch.add_change(value, where=f"{where}.value")
+    return batch.build()
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class _BatchBuilder:
+    def __init__(self) -> None:
+        self.messages: list[InboundMessage] = []
+        self.statuses: list[StatusUpdate] = []
+        self.ignored: list[IgnoredItem] = []
+
+    def ignore(self, kind: IgnoredKind, reason: str) -> None:
+        self.ignored.append(IgnoredItem(kind=kind, reason=reason))
+
+    def add_change(self, value: ChangeValue, *, where: str) -> None:
+        phone_number_id = value.metadata.phone_number_id
+        names = {
+            contact.wa_id: contact.profile.name
+            for contact in value.contacts
+            if contact.wa_id is not None and contact.profile is not None
+        }
+        for k, message in enumerate(value.messages):
+            if message.type in NON_CUSTOMER_MESSAGE_TYPES:
+                self.ignore(
+                    IgnoredKind.NON_CUSTOMER_MESSAGE,
+                    f"{where}.messages[{k}]: type {_short(message.type)} is not a customer message",
+                )
+                continue
+            self.messages.append(
+                InboundMessage(
+                    phone_number_id=phone_number_id,
+                    wa_id=message.from_,
+                    message_id=message.id,
+                    sent_at=message.timestamp,
+                    kind=message.type,
+                    profile_name=names.get(message.from_),
+                )
+            )
+        for k, status in enumerate(value.statuses):
+            if status.status not in _DELIVERY_STATUSES:
+                self.ignore(
+                    IgnoredKind.UNTRACKED_STATUS,
+                    f"{where}.statuses[{k}]: status {_short(status.status)} is not tracked",
+                )
+                continue
+            error = status.errors[0] if status.errors else None
+            self.statuses.append(
+                StatusUpdate(
+                    phone_number_id=phone_number_id,
+                    message_id=status.id,
+                    status=cast(DeliveryStatus, status.status),  # checked just above
+                    at=status.timestamp,
+                    recipient_id=status.recipient_id,
+                    callback_data=status.biz_opaque_callback_data,
+                    error_code=error.code if error else None,
+                    error_message=(error.message or error.title) if error else None,
+                    error_details=(
+                        error.error_data.details if error and error.error_data else None
+                    ),
+                )
+            )
+        for k, err in enumerate(value.errors):
+            title = err.message or err.title or "no message"
+            self.ignore(IgnoredKind.ERROR, f"{where}.errors[{k}]: code {err.code}: {title}")
+
+    def build(self) -> WebhookBatch:
+        return WebhookBatch(
+            customer_messages=self.messages, statuses=self.statuses, ignored=self.ignored
+        )
+
+
+def _validate(model: type[_M], data: Any, *, prefix: str) -> _M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        reason = _describe(errors[0], prefix=prefix)
+        if len(errors) > 1:
+            reason += f" (and {len(errors) - 1} more)"
+        raise InvalidWebhook(reason) from None
+
+
+# Friendlier wording for pydantic's most common complaints; the rest keep pydantic's message.
+_MESSAGES = {
+    "missing": "missing",
+    "string_type": "expected a string",
+    "list_type": "expected a list",
+    "model_type": "expected an object",
+    "model_attributes_type": "expected an object",
+    "dict_type": "expected an object",
+    "int_type": "expected an integer",
+    "int_parsing": "expected an integer",
+    "int_from_float": "expected an integer",
+    "string_too_short": "must not be empty",
+}
+
+
+def _describe(error: ErrorDetails, *, prefix: str) -> str:
+    path = prefix
+    for part in error["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    message = _MESSAGES.get(error["type"], error["msg"])
+    return f"{path or 'body'}: {message}"
+
+
+def _short(value: str, limit: int = 40) -> str:
+    """A quoted, bounded echo of untrusted input for reasons and logs."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
