@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 
 class SendPacer:
@@ -20,10 +20,12 @@ class SendPacer:
         rate_per_second: float = 80.0,
         burst: int = 80,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._rate = rate_per_second
         self._burst = float(burst)
         self._monotonic = monotonic
+        self._sleep = sleep
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = asyncio.Lock()
 
@@ -34,9 +36,11 @@ class SendPacer:
                 now = self._monotonic()
                 tokens, stamp = self._buckets.get(key, (self._burst, now))
                 tokens = min(self._burst, tokens + (now - stamp) * self._rate)
-                if tokens >= 1.0:
-                    self._buckets[key] = (tokens - 1.0, now)
+                # The tolerance keeps float rounding from asking for an endless series of
+                # sleeps too short to move the clock.
+                if tokens >= 1.0 - 1e-9:
+                    self._buckets[key] = (max(0.0, tokens - 1.0), now)
                     return
                 self._buckets[key] = (tokens, now)
                 delay = (1.0 - tokens) / self._rate
-            await asyncio.sleep(delay)
+            await self._sleep(delay)

@@ -1,0 +1,49 @@
+"""worker.py as a process: starts against a real server, polls, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_worker_starts_and_stops_cleanly_on_sigterm(
+    ts_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    env = os.environ | {
+        "TEMPORAL_ADDRESS": ts_env.client.service_client.config.target_host,
+        "TEMPORAL_TASK_QUEUE": "worker-process-test",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'worker.db'}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "worker.py",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    async with asyncio.timeout(60):
+        while True:
+            line = (await process.stdout.readline()).decode()
+            assert line, f"worker exited early: {''.join(output)}"
+            output.append(line)
+            if "worker polling task queue" in line:
+                break
+    assert (tmp_path / "worker.db").exists()  # migrations ran at start-up
+
+    process.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(30):
+        rest = (await process.stdout.read()).decode()
+        code = await process.wait()
+    assert code == 0, "".join(output) + rest
+    assert "shutting down" in rest
