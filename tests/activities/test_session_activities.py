@@ -20,7 +20,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.session import SessionActivities
 from activities.throttle import SendPacer
 from core.conversation_key import conversation_key
-from core.session import LoadSettingsRequest, ReminderOutcome, ReminderRequest
+from core.session import LoadSettingsRequest, ReminderOutcome, ReminderRequest, ReminderResult
 from store.db import create_engine, create_sessionmaker
 from store.migrate import migrate
 from store.repository import Store
@@ -44,7 +44,7 @@ class World:
             account_id="acme", conversation_key=key, last_customer_message_at=last
         )
 
-    async def send(self, request: ReminderRequest | None = None):  # type: ignore[no-untyped-def]
+    async def send(self, request: ReminderRequest | None = None) -> ReminderResult:
         return await ActivityEnvironment().run(
             self.activities.send_reminder, request or self.request()
         )
