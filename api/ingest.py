@@ -1,0 +1,225 @@
+"""Handing one parsed webhook to Temporal and the store (SPEC §3 rules 1-3, §4 statuses).
+
+Every customer message becomes a ``customer_message`` signal-with-start of its conversation's
+workflow; every status updates the reminder it is about. Messages of one conversation are sent
+one after another in webhook order; different conversations go concurrently, bounded by a
+semaphore so that a 1000-item batch cannot open 1000 RPCs at once.
+
+If anything cannot be handed over, ``ServiceUnavailable`` is raised after all conversations were
+tried, the route answers 503 and Meta retries the whole POST. That is safe: contacts are upserts,
+the workflow drops message ids it has already seen, and delivery states only move forward.
+
+Logs carry the conversation key, never the customer's number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+
+from api.errors import temporal_call
+from api.metrics import Metrics
+from core.config import Settings
+from core.conversation_key import conversation_key
+from core.session import ConversationInput, CustomerMessage
+from store.records import Account
+from store.repository import Store
+from whatsapp.webhook import InboundMessage, StatusUpdate, WebhookBatch
+from workflows import names
+from workflows.conversation import ConversationWorkflow
+
+logger = logging.getLogger(__name__)
+
+# Conversations handed over at the same time by one webhook POST.
+MAX_CONCURRENT_CONVERSATIONS = 32
+# Bounds one signal-with-start, so a stuck server turns into a 503 long before Meta gives up.
+SIGNAL_RPC_TIMEOUT = timedelta(seconds=5)
+
+
+@dataclass
+class _Conversation:
+    account: Account
+    key: str
+    wa_id: str
+    messages: list[InboundMessage] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    messages: int
+    statuses: int
+    conversations: int
+    unknown_account_items: int
+
+
+class WebhookIngest:
+    """Hands one webhook's items to Temporal and the store; build one per request."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        temporal: Client,
+        settings: Settings,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._temporal = temporal
+        self._settings = settings
+        self._metrics = metrics
+        self._clock = clock
+        self._accounts: dict[str, Account | None] = {}
+
+    async def handle(self, batch: WebhookBatch) -> IngestResult:
+        """Signal every customer message and apply every status; raise if any could not be."""
+        received_at = self._clock()
+        self._metrics.webhook_items.labels("ignored").inc(len(batch.ignored))
+        conversations, unknown_messages = await self._group(batch.customer_messages)
+        await _all_or_raise(
+            [self._hand_over(c, received_at) for c in conversations],
+            limit=MAX_CONCURRENT_CONVERSATIONS,
+        )
+        unknown_statuses = await self._apply_statuses(batch.statuses)
+        unknown = unknown_messages + unknown_statuses
+        self._metrics.webhook_items.labels("unknown_account").inc(unknown)
+        return IngestResult(
+            messages=len(batch.customer_messages),
+            statuses=len(batch.statuses),
+            conversations=len(conversations),
+            unknown_account_items=unknown,
+        )
+
+    async def _account(self, phone_number_id: str) -> Account | None:
+        if phone_number_id not in self._accounts:
+            account = await self._store.get_account_by_phone_number_id(
+                phone_number_id=phone_number_id
+            )
+            if account is None:
+                # Meta's id of the business number (not a person's number): what an operator
+                # needs to find the missing account.
+                logger.warning("webhook for unknown phone_number_id %s: skipped", phone_number_id)
+            self._accounts[phone_number_id] = account
+        return self._accounts[phone_number_id]
+
+    async def _group(self, messages: Sequence[InboundMessage]) -> tuple[list[_Conversation], int]:
+        """Messages by conversation, each in webhook order; and how many had no account."""
+        secret = self._settings.conversation_key_secret.get_secret_value()
+        conversations: dict[tuple[str, str], _Conversation] = {}
+        unknown = 0
+        for message in messages:
+            account = await self._account(message.phone_number_id)
+            if account is None:
+                unknown += 1
+                continue
+            self._metrics.webhook_items.labels("message").inc()
+            slot = (account.account_id, message.wa_id)
+            if slot not in conversations:
+                key = conversation_key(
+                    secret=secret, account_id=account.account_id, wa_id=message.wa_id
+                )
+                conversations[slot] = _Conversation(account=account, key=key, wa_id=message.wa_id)
+            conversations[slot].messages.append(message)
+        return list(conversations.values()), unknown
+
+    async def _hand_over(self, conversation: _Conversation, received_at: datetime) -> None:
+        account_id = conversation.account.account_id
+        # The newest profile name wins; the contact must exist before the workflow's first
+        # reminder looks it up.
+        profile_names = [m.profile_name for m in conversation.messages if m.profile_name]
+        await self._store.record_profile_name(
+            account_id=account_id,
+            wa_id=conversation.wa_id,
+            conversation_key=conversation.key,
+            profile_name=profile_names[-1] if profile_names else None,
+        )
+        workflow_id = names.conversation_workflow_id(
+            account_id=account_id, conversation_key=conversation.key
+        )
+        for message in conversation.messages:
+            with temporal_call():
+                await self._temporal.start_workflow(
+                    ConversationWorkflow.run,
+                    ConversationInput(account_id=account_id, conversation_key=conversation.key),
+                    id=workflow_id,
+                    task_queue=self._settings.temporal_task_queue,
+                    start_signal=ConversationWorkflow.customer_message.__name__,
+                    start_signal_args=[
+                        CustomerMessage(
+                            message_id=message.message_id,
+                            sent_at=message.sent_at,
+                            received_at=received_at,
+                        )
+                    ],
+                    # One run per session: a completed run (closed window) is followed by a
+                    # new one; a running one just receives the signal.
+                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                    static_summary=(
+                        f"WhatsApp session · account {account_id} · customer {conversation.key[:8]}"
+                    ),
+                    search_attributes=TypedSearchAttributes(
+                        [SearchAttributePair(names.ACCOUNT_ID, account_id)]
+                    ),
+                    rpc_timeout=SIGNAL_RPC_TIMEOUT,
+                )
+            self._metrics.signals.labels("customer_message").inc()
+        logger.debug(
+            "signalled %d message(s) to conversation %s",
+            len(conversation.messages),
+            conversation.key,
+        )
+
+    async def _apply_statuses(self, statuses: Sequence[StatusUpdate]) -> int:
+        """Apply statuses in webhook order; returns how many had no account."""
+        unknown = 0
+        for update in statuses:
+            if await self._account(update.phone_number_id) is None:
+                unknown += 1
+                continue
+            self._metrics.webhook_items.labels("status").inc()
+            record = await self._store.apply_delivery_status(
+                message_id=update.message_id,
+                reminder_id=update.callback_data,
+                status=update.status,
+                at=update.at,
+                error_code=update.error_code,
+                error_message=update.error_message,
+            )
+            # Statuses of messages that are not reminders (the business's own chats) are normal.
+            outcome = "none" if record is None else record.outcome
+            self._metrics.reminder_statuses.labels(update.status, outcome).inc()
+        return unknown
+
+
+async def _all_or_raise(jobs: Sequence[Awaitable[None]], *, limit: int) -> None:
+    """Run every job (at most ``limit`` at once); then re-raise the first failure, if any.
+
+    Every job runs even when one fails, so one bad conversation does not hold back the others'
+    messages until Meta's retry.
+    """
+    semaphore = asyncio.Semaphore(limit)
+
+    async def bounded(job: Awaitable[None]) -> None:
+        async with semaphore:
+            await job
+
+    results = await asyncio.gather(*(bounded(job) for job in jobs), return_exceptions=True)
+    failures = [result for result in results if isinstance(result, BaseException)]
+    for failure in failures:
+        if not isinstance(failure, Exception):
+            raise failure  # cancellation and the like are not ours to translate
+    if failures:
+        if len(failures) > 1:
+            logger.warning(
+                "%d of %d conversations could not be handed over (%s)",
+                len(failures),
+                len(jobs),
+                ", ".join(sorted({type(f).__name__ for f in failures})),
+            )
+        raise failures[0]

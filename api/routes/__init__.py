@@ -1,0 +1,1 @@
+"""One router per topic; ``v1`` gathers the management routers behind the bearer token."""

@@ -1,0 +1,96 @@
+"""Accounts (a business phone number and its credentials) and their contacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Response, status
+
+from api.deps import AccountDep, AccountIdPath, SettingsDep, StoreDep, WaIdPath
+from api.schemas import AccountIn, AccountOut, ContactIn, ContactOut, validation_error
+from core.conversation_key import conversation_key
+from store.errors import AccountNotFound, PhoneNumberTaken
+
+router = APIRouter(prefix="/accounts", tags=["accounts"])
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such account"}}
+
+
+@router.put(
+    "/{account_id}",
+    response_model=AccountOut,
+    responses={
+        201: {"description": "created", "model": AccountOut},
+        409: {"description": "phone_number_id belongs to another account"},
+    },
+)
+async def put_account(
+    account_id: AccountIdPath, body: AccountIn, store: StoreDep, response: Response
+) -> AccountOut:
+    """Create (201) or update (200) an account; the access token is write-only."""
+    token = None if body.access_token is None else body.access_token.get_secret_value()
+    if token is None and await store.get_account(account_id=account_id) is None:
+        raise _token_required()
+    try:
+        account, created = await store.upsert_account(
+            account_id=account_id,
+            company_name=body.company_name,
+            phone_number_id=body.phone_number_id,
+            access_token=token,
+        )
+    except PhoneNumberTaken:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"phone_number_id {body.phone_number_id} belongs to another account",
+        ) from None
+    except ValueError:
+        # The account vanished between the check and the upsert (it needs a token again).
+        raise _token_required() from None
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return AccountOut.of(account)
+
+
+def _token_required() -> Exception:
+    return validation_error(
+        ("body", "access_token"), "access_token is required to create an account", "missing"
+    )
+
+
+@router.get("/{account_id}", response_model=AccountOut, responses=_NOT_FOUND)
+async def get_account(account: AccountDep) -> AccountOut:
+    """The account, without its access token."""
+    return AccountOut.of(account)
+
+
+@router.put(
+    "/{account_id}/contacts/{wa_id}",
+    response_model=ContactOut,
+    responses={201: {"description": "created", "model": ContactOut}, **_NOT_FOUND},
+)
+async def put_contact(
+    account: AccountDep,
+    wa_id: WaIdPath,
+    body: ContactIn,
+    store: StoreDep,
+    settings: SettingsDep,
+    response: Response,
+) -> ContactOut:
+    """Create (201) or replace (200) a contact's merge-field data."""
+    key = conversation_key(
+        secret=settings.conversation_key_secret.get_secret_value(),
+        account_id=account.account_id,
+        wa_id=wa_id,
+    )
+    try:
+        contact, created = await store.upsert_contact(
+            account_id=account.account_id,
+            wa_id=wa_id,
+            conversation_key=key,
+            first_name=body.first_name,
+            last_name=body.last_name,
+            email=body.email,
+        )
+    except AccountNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="account not found") from None
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return ContactOut.of(contact)

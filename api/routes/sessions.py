@@ -1,0 +1,258 @@
+"""Sessions of an account, read from Temporal: the list from visibility, one live by query.
+
+Each workflow run is one session (SPEC §3 rule 9). The list reads the run's search attributes
+(``SessionState``, ``LastCustomerMessageAt``, ``ReminderDueAt``, ``WindowClosesAt``), maps each
+conversation key back to the customer's number through the stored contacts, and takes the
+reminder outcome from the audit trail (the conversation's newest record, if it was decided
+during that run). One session is asked directly (``ConversationWorkflow.session`` query); when no
+worker answers in time, or the run is closed, its search attributes stand in (``live: false``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Query, status
+from temporalio.client import (
+    Client,
+    RPCTimeoutOrCancelledError,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.broadcast import account_query, quote_keyword
+from api.deps import AccountDep, SettingsDep, StoreDep, TemporalDep, WaIdPath
+from api.errors import temporal_call
+from api.schemas import SessionList, SessionOut
+from core.config import Settings
+from core.conversation_key import conversation_key
+from core.session import SessionState
+from store.records import IN_FLIGHT_OUTCOMES, ReminderRecord
+from workflows import names
+from workflows.conversation import ConversationWorkflow
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/accounts/{account_id}/sessions", tags=["sessions"])
+
+_STATES = frozenset(state.value for state in SessionState)
+
+# How long a session query waits for a worker before the search attributes stand in.
+QUERY_TIMEOUT = timedelta(seconds=3)
+
+
+def temporal_ui_url(settings: Settings, *, namespace: str, workflow_id: str, run_id: str) -> str:
+    """Where the Temporal Web UI shows this run's history."""
+    base = settings.temporal_ui_url.rstrip("/")
+    return (
+        f"{base}/namespaces/{quote(namespace, safe='')}/workflows/"
+        f"{quote(workflow_id, safe='')}/{quote(run_id, safe='')}/history"
+    )
+
+
+def _key_of(workflow_id: str, account_id: str) -> str | None:
+    prefix = names.conversation_workflow_id(account_id=account_id, conversation_key="")
+    return workflow_id[len(prefix) :] if workflow_id.startswith(prefix) else None
+
+
+def _state_filter(state: SessionState) -> str:
+    if state is SessionState.EXPIRED:
+        # A run that ended any other way (terminated, timed out) is over all the same.
+        return f' AND ({names.SESSION_STATE.name} = "expired" OR ExecutionStatus != "Running")'
+    return (
+        f" AND {names.SESSION_STATE.name} = {quote_keyword(state.value)}"
+        ' AND ExecutionStatus = "Running"'
+    )
+
+
+def _outcome_for_run(
+    record: ReminderRecord | None, *, started: datetime, closed: datetime | None
+) -> str | None:
+    """The audit record's outcome if it was decided during this run (and is a decision)."""
+    if record is None or record.outcome in IN_FLIGHT_OUTCOMES:
+        return None
+    if record.decided_at < started or (closed is not None and record.decided_at > closed):
+        return None
+    return record.outcome
+
+
+def _from_attributes(
+    execution: WorkflowExecution,
+    *,
+    wa_id: str | None,
+    key: str,
+    record: ReminderRecord | None,
+    ui_url: str,
+) -> SessionOut:
+    attributes = execution.typed_search_attributes
+    running = execution.status == WorkflowExecutionStatus.RUNNING
+    raw_state = attributes.get(names.SESSION_STATE)
+    if not running:
+        state = SessionState.EXPIRED
+    elif raw_state is not None and raw_state in _STATES:
+        state = SessionState(raw_state)
+    else:
+        # Started, but its first workflow task has not published a state yet.
+        state = SessionState.WAITING
+    return SessionOut(
+        wa_id=wa_id,
+        state=state,
+        last_customer_message_at=attributes.get(names.LAST_CUSTOMER_MESSAGE_AT),
+        reminder_due_at=attributes.get(names.REMINDER_DUE_AT) if running else None,
+        window_closes_at=attributes.get(names.WINDOW_CLOSES_AT),
+        reminder_outcome=_outcome_for_run(
+            record, started=execution.start_time, closed=execution.close_time
+        ),
+        temporal_ui_url=ui_url,
+        workflow_id=execution.id,
+        run_id=execution.run_id,
+        conversation_key=key,
+        running=running,
+        live=False,
+    )
+
+
+@router.get(
+    "",
+    response_model=SessionList,
+    responses={501: {"description": "this Temporal server offers no visibility queries"}},
+)
+async def list_sessions(
+    account: AccountDep,
+    temporal: TemporalDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    state: Annotated[SessionState | None, Query(description="only sessions in this state")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> SessionList:
+    """Sessions (one per workflow run) with state, T, due time, window close and outcome."""
+    query = account_query(account.account_id)
+    if state is not None:
+        query += _state_filter(state)
+    executions = await _list(temporal, query, limit)
+    keys = {
+        execution.id: key
+        for execution in executions
+        if (key := _key_of(execution.id, account.account_id)) is not None
+    }
+    contacts = await store.get_contacts_by_keys(
+        account_id=account.account_id, conversation_keys=sorted(set(keys.values()))
+    )
+    records: Mapping[str, ReminderRecord] = await store.latest_reminders_by_key(
+        account_id=account.account_id, conversation_keys=sorted(set(keys.values()))
+    )
+    items = []
+    for execution in executions:
+        key = keys.get(execution.id)
+        if key is None:
+            continue  # carries the account's attribute but is not a conversation workflow
+        contact = contacts.get(key)
+        items.append(
+            _from_attributes(
+                execution,
+                wa_id=None if contact is None else contact.wa_id,
+                key=key,
+                record=records.get(key),
+                ui_url=temporal_ui_url(
+                    settings,
+                    namespace=temporal.namespace,
+                    workflow_id=execution.id,
+                    run_id=execution.run_id,
+                ),
+            )
+        )
+    return SessionList(items=items)
+
+
+async def _list(temporal: Client, query: str, limit: int) -> list[WorkflowExecution]:
+    with temporal_call():
+        try:
+            return [execution async for execution in temporal.list_workflows(query, limit=limit)]
+        except RPCError as err:
+            if err.status != RPCStatusCode.UNIMPLEMENTED:
+                raise
+    raise HTTPException(
+        status.HTTP_501_NOT_IMPLEMENTED,
+        detail="this Temporal server offers no visibility queries (time-skipping test server?)",
+    )
+
+
+@router.get(
+    "/{wa_id}",
+    response_model=SessionOut,
+    responses={404: {"description": "no such account, or no session for this customer"}},
+)
+async def get_session(
+    account: AccountDep,
+    wa_id: WaIdPath,
+    temporal: TemporalDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> SessionOut:
+    """One session, live from its workflow, with a link to it in the Temporal Web UI."""
+    key = conversation_key(
+        secret=settings.conversation_key_secret.get_secret_value(),
+        account_id=account.account_id,
+        wa_id=wa_id,
+    )
+    workflow_id = names.conversation_workflow_id(
+        account_id=account.account_id, conversation_key=key
+    )
+    with temporal_call():
+        try:
+            description = await temporal.get_workflow_handle(workflow_id).describe()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, detail="no session for this customer"
+            ) from None
+    ui_url = temporal_ui_url(
+        settings,
+        namespace=temporal.namespace,
+        workflow_id=workflow_id,
+        run_id=description.run_id,
+    )
+    if description.status == WorkflowExecutionStatus.RUNNING:
+        handle = temporal.get_workflow_handle_for(
+            ConversationWorkflow.run, workflow_id, run_id=description.run_id
+        )
+        try:
+            snapshot = await handle.query(ConversationWorkflow.session, rpc_timeout=QUERY_TIMEOUT)
+        except (
+            WorkflowQueryFailedError,
+            WorkflowQueryRejectedError,
+            RPCError,
+            RPCTimeoutOrCancelledError,
+        ) as err:
+            logger.info("session %s: query failed (%s); using attributes", key, type(err).__name__)
+        else:
+            return SessionOut(
+                wa_id=wa_id,
+                state=snapshot.state,
+                last_customer_message_at=snapshot.last_customer_message_at,
+                reminder_due_at=snapshot.reminder_due_at,
+                window_closes_at=snapshot.window_closes_at,
+                reminder_outcome=(
+                    None if snapshot.reminder_outcome is None else snapshot.reminder_outcome.value
+                ),
+                temporal_ui_url=ui_url,
+                workflow_id=workflow_id,
+                run_id=description.run_id,
+                conversation_key=key,
+                running=True,
+                live=True,
+            )
+    records = await store.latest_reminders_by_key(
+        account_id=account.account_id, conversation_keys=[key]
+    )
+    return _from_attributes(
+        description, wa_id=wa_id, key=key, record=records.get(key), ui_url=ui_url
+    )

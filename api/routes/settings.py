@@ -1,0 +1,158 @@
+"""Session settings of an account: read, save (and broadcast), preview (SPEC §1, §3 rule 8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, status
+
+from api.broadcast import broadcast_settings_changed
+from api.deps import AccountDep, MetricsDep, ResourcesDep, StoreDep
+from api.errors import ServiceUnavailable
+from api.schemas import (
+    BroadcastOut,
+    PreviewIn,
+    PreviewOut,
+    SessionSettingsIn,
+    SessionSettingsOut,
+    SettingsSaved,
+    validation_error,
+)
+from core.merge_fields import (
+    SAMPLE_VALUES,
+    MergeValues,
+    UnknownMergeField,
+    merge_values,
+    render,
+    validate_template,
+)
+from store.errors import AccountNotFound
+from store.records import MAX_MESSAGE_LENGTH, MIN_MESSAGE_LENGTH
+
+router = APIRouter(prefix="/accounts/{account_id}/session-settings", tags=["session settings"])
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such account (or, for a preview, no such contact)"}
+}
+
+
+@router.get("", response_model=SessionSettingsOut, responses=_NOT_FOUND)
+async def get_session_settings(account: AccountDep, store: StoreDep) -> SessionSettingsOut:
+    """The account's reminder settings (the defaults until first saved)."""
+    record = await store.get_session_settings(account_id=account.account_id)
+    return SessionSettingsOut.of(record)
+
+
+@router.put(
+    "",
+    response_model=SettingsSaved,
+    responses={
+        **_NOT_FOUND,
+        503: {"description": "saved, but running sessions could not be told; save again"},
+    },
+)
+async def put_session_settings(
+    account: AccountDep,
+    body: SessionSettingsIn,
+    resources: ResourcesDep,
+    metrics: MetricsDep,
+) -> SettingsSaved:
+    """Validate and save the settings, then tell every running session of the account."""
+    store = resources.store
+    message = body.message
+    if message is None:
+        if body.enabled:
+            raise validation_error(
+                ("body", "message"), "message is required when reminders are enabled", "missing"
+            )
+        # Disabling without a message keeps the saved one (the column is never empty).
+        message = (await store.get_session_settings(account_id=account.account_id)).message
+    try:
+        record = await store.save_session_settings(
+            account_id=account.account_id,
+            enabled=body.enabled,
+            expiry_hours=body.expiry_hours,
+            message=message,
+            changed_by="api",
+        )
+    except AccountNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="account not found") from None
+    assert record.updated_at is not None  # just saved
+    try:
+        result = await broadcast_settings_changed(
+            resources.temporal, account_id=account.account_id, changed_at=record.updated_at
+        )
+    except ServiceUnavailable as err:
+        # Saved, but waiting sessions would not see the change before their timer fires; PUT
+        # is idempotent, so saving again is the retry.
+        raise ServiceUnavailable(
+            err.service,
+            "settings saved, but running sessions could not be notified (Temporal is "
+            "unavailable); save again to retry",
+        ) from err
+    metrics.settings_broadcasts.labels(result.method).inc()
+    if result.signalled:
+        metrics.signals.labels("settings_changed").inc(result.signalled)
+    return SettingsSaved(
+        settings=SessionSettingsOut.of(record),
+        broadcast=BroadcastOut(
+            method=result.method, signalled=result.signalled, job_id=result.job_id
+        ),
+    )
+
+
+@router.post("/preview", response_model=PreviewOut, responses=_NOT_FOUND)
+async def preview_message(account: AccountDep, body: PreviewIn, store: StoreDep) -> PreviewOut:
+    """Render a message for a sample contact, an ad-hoc contact or a stored one."""
+    template = body.message
+    if template is None:
+        template = (await store.get_session_settings(account_id=account.account_id)).message
+    try:
+        validate_template(template)
+    except UnknownMergeField as err:
+        raise validation_error(("body", "message"), str(err), "merge_field") from None
+    values = await _preview_values(account.company_name, account.account_id, body, store)
+    text = render(template, values)
+    return PreviewOut(
+        text=text,
+        characters=len(text),
+        within_limit=MIN_MESSAGE_LENGTH <= len(template) <= MAX_MESSAGE_LENGTH,
+    )
+
+
+async def _preview_values(
+    company_name: str, account_id: str, body: PreviewIn, store: StoreDep
+) -> MergeValues:
+    if body.wa_id is not None:
+        contact = await store.get_contact(account_id=account_id, wa_id=body.wa_id)
+        if contact is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="contact not found")
+        try:
+            return merge_values(
+                first_name=contact.first_name,
+                last_name=contact.last_name,
+                email=contact.email,
+                profile_name=contact.profile_name,
+                wa_id=contact.wa_id,
+                company_name=company_name,
+            )
+        except ValueError as err:  # a stored number that is not E.164 (webhooks do not check)
+            raise validation_error(("body", "wa_id"), str(err), "phone_number") from None
+    if body.contact is not None:
+        given = body.contact
+        return merge_values(
+            first_name=given.first_name,
+            last_name=given.last_name,
+            email=given.email,
+            profile_name=None,
+            wa_id=given.wa_id or SAMPLE_VALUES.contact_phone,
+            company_name=company_name,
+        )
+    return merge_values(
+        first_name=SAMPLE_VALUES.contact_firstname,
+        last_name=SAMPLE_VALUES.contact_lastname,
+        email=SAMPLE_VALUES.contact_email,
+        profile_name=None,
+        wa_id=SAMPLE_VALUES.contact_phone,
+        company_name=company_name,
+    )

@@ -1,0 +1,284 @@
+"""Request and response models of the management API (SPEC §5 shapes; extra fields are extras).
+
+Validation that pydantic can express lives here, so FastAPI answers 422 with its usual
+``{"detail": [{"loc", "msg", "type"}, …]}``. Rules it cannot express alone (a message required
+only when enabled, a token required only on create) are checked by the routes, which raise the
+same shape through ``validation_error``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic_core import PydanticCustomError
+
+from core.merge_fields import UnknownMergeField, validate_template
+from core.session import SessionState
+from store.records import (
+    MAX_EXPIRY_HOURS,
+    MAX_MESSAGE_LENGTH,
+    MIN_EXPIRY_HOURS,
+    MIN_MESSAGE_LENGTH,
+    Account,
+    Contact,
+    ReminderRecord,
+    SessionSettingsRecord,
+)
+
+# Loose on purpose: one '@', no spaces, a dot in the domain. Deliverability is not our call.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def validation_error(loc: tuple[str | int, ...], msg: str, type_: str) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, for rules checked outside the request models."""
+    return RequestValidationError([{"loc": loc, "msg": msg, "type": type_}])
+
+
+def _known_merge_fields(template: str) -> str:
+    try:
+        validate_template(template)
+    except UnknownMergeField as err:
+        raise PydanticCustomError("merge_field", str(err)) from None
+    return template
+
+
+def _loose_email(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if not _EMAIL.fullmatch(value):
+        raise PydanticCustomError("email", "not an email address (expected name@domain.tld)")
+    return value
+
+
+Template = Annotated[
+    str,
+    Field(
+        min_length=MIN_MESSAGE_LENGTH,
+        max_length=MAX_MESSAGE_LENGTH,
+        description="10-1000 characters; merge fields: {contact_firstname}, {contact_lastname}, "
+        "{contact_email}, {contact_phone}, {company_name}",
+    ),
+    AfterValidator(_known_merge_fields),
+]
+Name = Annotated[str | None, Field(default=None, max_length=200)]
+Email = Annotated[str | None, Field(default=None, max_length=254), AfterValidator(_loose_email)]
+
+
+class _Body(BaseModel):
+    # Unknown fields are refused so that a typo ("expiry_hour") is a 422, not a silent no-op.
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- accounts ---------------------------------------------------------------------------------
+
+
+class AccountIn(_Body):
+    company_name: str = Field(min_length=1, max_length=200)
+    phone_number_id: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Meta's id of the business phone number"
+    )
+    access_token: SecretStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="write-only; required on create, kept when omitted on update",
+    )
+
+
+class AccountOut(BaseModel):
+    account_id: str
+    company_name: str
+    phone_number_id: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, account: Account) -> AccountOut:
+        return cls(
+            account_id=account.account_id,
+            company_name=account.company_name,
+            phone_number_id=account.phone_number_id,
+            created_at=account.created_at,
+            updated_at=account.updated_at,
+        )
+
+
+# -- contacts ---------------------------------------------------------------------------------
+
+
+class ContactIn(_Body):
+    first_name: Name = None
+    last_name: Name = None
+    email: Email = None
+
+
+class ContactOut(BaseModel):
+    account_id: str
+    wa_id: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    profile_name: str | None = Field(description="the WhatsApp profile name, from webhooks")
+
+    @classmethod
+    def of(cls, contact: Contact) -> ContactOut:
+        return cls(
+            account_id=contact.account_id,
+            wa_id=contact.wa_id,
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            email=contact.email,
+            profile_name=contact.profile_name,
+        )
+
+
+# -- session settings -------------------------------------------------------------------------
+
+
+class SessionSettingsIn(_Body):
+    enabled: bool = Field(strict=True, description="master switch of the reminders")
+    expiry_hours: int = Field(
+        strict=True,
+        ge=MIN_EXPIRY_HOURS,
+        le=MAX_EXPIRY_HOURS,
+        description="hours of customer silence before the reminder (1-23)",
+    )
+    message: Template | None = Field(
+        default=None, description="required when enabled; omitted keeps the saved message"
+    )
+
+
+class SessionSettingsOut(BaseModel):
+    enabled: bool
+    expiry_hours: int
+    message: str
+    updated_at: datetime | None = Field(description="null while the defaults apply")
+
+    @classmethod
+    def of(cls, record: SessionSettingsRecord) -> SessionSettingsOut:
+        return cls(
+            enabled=record.enabled,
+            expiry_hours=record.expiry_hours,
+            message=record.message,
+            updated_at=record.updated_at,
+        )
+
+
+class BroadcastOut(BaseModel):
+    method: Literal["batch", "list", "unsupported"] = Field(
+        description="how running sessions were told: a server-side batch signal, one signal "
+        "per listed session, or not at all (the server offers neither)"
+    )
+    signalled: int | None = Field(description="sessions signalled; null for a batch job")
+    job_id: str | None = None
+
+
+class SettingsSaved(BaseModel):
+    message: Literal["Settings saved successfully"] = "Settings saved successfully"
+    settings: SessionSettingsOut
+    broadcast: BroadcastOut
+
+
+class PreviewContact(_Body):
+    first_name: Name = None
+    last_name: Name = None
+    email: Email = None
+    wa_id: str | None = Field(
+        default=None, pattern=r"^\+?[1-9][0-9]{6,14}$", description="default: +1234567890"
+    )
+
+
+class PreviewIn(_Body):
+    message: str | None = Field(
+        default=None,
+        max_length=4 * MAX_MESSAGE_LENGTH,
+        description="template to render; default: the saved message",
+    )
+    contact: PreviewContact | None = Field(default=None, description="an ad-hoc contact")
+    wa_id: str | None = Field(
+        default=None, pattern=r"^[1-9][0-9]{6,14}$", description="a stored contact's number"
+    )
+
+
+class PreviewOut(BaseModel):
+    text: str
+    characters: int
+    within_limit: bool = Field(description="whether the template is within 10-1000 characters")
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+
+class SessionOut(BaseModel):
+    wa_id: str | None = Field(description="null when no contact is stored for the conversation")
+    state: SessionState
+    last_customer_message_at: datetime | None
+    reminder_due_at: datetime | None
+    window_closes_at: datetime | None
+    reminder_outcome: str | None
+    temporal_ui_url: str
+    workflow_id: str
+    run_id: str | None
+    conversation_key: str
+    running: bool
+    live: bool = Field(description="true when read from the workflow itself (query)")
+
+
+class SessionList(BaseModel):
+    items: list[SessionOut]
+
+
+# -- reminders --------------------------------------------------------------------------------
+
+
+class ReminderOut(BaseModel):
+    reminder_id: str
+    wa_id: str
+    last_customer_message_at: datetime
+    outcome: str
+    reason: str | None
+    error_code: int | None
+    message_id: str | None
+    delivery_status: str | None
+    delivery_updated_at: datetime | None
+    text: str | None
+    decided_at: datetime
+    attempts: int
+
+    @classmethod
+    def of(cls, record: ReminderRecord) -> ReminderOut:
+        return cls(
+            reminder_id=record.reminder_id,
+            wa_id=record.wa_id,
+            last_customer_message_at=record.last_customer_message_at,
+            outcome=record.outcome,
+            reason=record.reason,
+            error_code=record.error_code,
+            message_id=record.message_id,
+            delivery_status=record.delivery_status,
+            delivery_updated_at=record.delivery_updated_at,
+            text=record.text,
+            decided_at=record.decided_at,
+            attempts=record.attempts,
+        )
+
+
+class ReminderList(BaseModel):
+    items: list[ReminderOut]
+    next: str | None = Field(description="cursor of the next page; null on the last")
+
+
+# -- health -----------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"] = "ready"
+    checks: dict[str, str]

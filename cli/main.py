@@ -1,0 +1,353 @@
+"""``wa-sessions``: simulate customers, inspect sessions, change settings — over HTTP only.
+
+Every command talks to the API (``--api-url`` / ``API_URL``) with the bearer token
+(``--token`` / ``API_TOKEN``), so the same tool works against the local stack and against any
+deployment. Failures print one clear line on stderr and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+
+from cli import render
+from cli.durations import parse_duration
+from cli.http import ApiClient, ApiError, ValidationFailed, decode
+from cli.webhook import build_text_webhook, signed_body, simulated_message_id
+from core.config import DEV_PLACEHOLDER
+
+app = typer.Typer(
+    name="wa-sessions",
+    help="Operate WhatsApp session reminders through the API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+accounts_app = typer.Typer(help="Create and show accounts.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+
+SAVED = "Settings saved successfully"
+DEFAULT_SANDBOX_URL = "http://localhost:8081"
+
+# The API's WhatsApp id rule: E.164 digits without '+', 7-15 of them.
+_WA_ID = re.compile(r"[1-9][0-9]{6,14}")
+
+
+class SessionState(StrEnum):
+    waiting = "waiting"
+    reminded = "reminded"
+    paused = "paused"
+    expired = "expired"
+
+
+@dataclass(frozen=True)
+class Options:
+    api_url: str
+    token: str
+    account: str
+    app_secret: str
+
+    def client(self) -> ApiClient:
+        return ApiClient(self.api_url, token=self.token)
+
+    def account_path(self, suffix: str = "") -> str:
+        return f"/v1/accounts/{quote(self.account, safe='')}{suffix}"
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    api_url: Annotated[
+        str, typer.Option("--api-url", envvar="API_URL", help="Base URL of the API.")
+    ] = "http://localhost:8000",
+    token: Annotated[
+        str,
+        typer.Option(
+            "--token",
+            envvar="API_TOKEN",
+            help="Bearer token of the management API (default: the local stack's placeholder).",
+            show_default=False,
+        ),
+    ] = DEV_PLACEHOLDER,
+    account: Annotated[
+        str, typer.Option("--account", envvar="ACCOUNT_ID", help="Account to work on.")
+    ] = "demo",
+    app_secret: Annotated[
+        str,
+        typer.Option(
+            "--app-secret",
+            envvar="WHATSAPP_APP_SECRET",
+            help="App secret that signs simulated webhooks (default: the local stack's).",
+            show_default=False,
+        ),
+    ] = DEV_PLACEHOLDER,
+) -> None:
+    """Operate WhatsApp session reminders through the API."""
+    ctx.obj = Options(api_url=api_url, token=token, account=account, app_secret=app_secret)
+
+
+def _options(ctx: typer.Context) -> Options:
+    options = ctx.obj
+    assert isinstance(options, Options)
+    return options
+
+
+@contextmanager
+def _failures_exit() -> Iterator[None]:
+    """Any ``ApiError`` becomes its message on stderr and exit status 1."""
+    try:
+        yield
+    except ApiError as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _wa_id(number: str) -> str:
+    digits = re.sub(r"[\s().-]", "", number).removeprefix("+")
+    if not _WA_ID.fullmatch(digits):
+        raise typer.BadParameter(
+            f"{number!r} is not a WhatsApp number (7-15 digits, e.g. 15551234567)"
+        )
+    return digits
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+
+
+# -- simulate -----------------------------------------------------------------------------------
+
+
+@app.command()
+def simulate(
+    ctx: typer.Context,
+    number: Annotated[
+        str, typer.Option("--from", help="Customer's WhatsApp number, e.g. 15551234567.")
+    ],
+    text: Annotated[str, typer.Option("--text", help="What the customer writes.")] = "hello",
+    ago: Annotated[
+        str, typer.Option("--ago", help="Backdate the message: 90s, 59m, 2h, 1h30m.")
+    ] = "0",
+    name: Annotated[
+        str | None, typer.Option("--name", help="Customer's WhatsApp profile name.")
+    ] = None,
+) -> None:
+    """Send a signed webhook as if the customer had written (optionally some time ago)."""
+    options = _options(ctx)
+    wa_id = _wa_id(number)
+    age = _duration(ago)
+    now = _now()
+    sent_at = now - age
+    with _failures_exit(), options.client() as api:
+        account = api.get(options.account_path())
+        message_id = simulated_message_id()
+        payload = build_text_webhook(
+            phone_number_id=str(account["phone_number_id"]),
+            wa_id=wa_id,
+            text=text,
+            sent_at=sent_at,
+            message_id=message_id,
+            profile_name=name,
+        )
+        body, headers = signed_body(payload, app_secret=options.app_secret)
+        ack = api.request("POST", "/webhooks/whatsapp", content=body, headers=headers)
+        typer.echo(
+            f"Simulated a message from +{wa_id} to account {options.account!r} "
+            f"(phone_number_id {account['phone_number_id']}), "
+            f"sent {render.relative(sent_at, now=now)}: {text!r}"
+        )
+        typer.echo(f"Webhook accepted (HTTP 200), message id {message_id}.")
+        if isinstance(ack, dict) and ack.get("unknown_account_items"):
+            typer.echo("Warning: the API knows no account for this phone_number_id.", err=True)
+        try:
+            session = api.get(options.account_path(f"/sessions/{wa_id}"))
+        except ApiError as err:
+            typer.echo(f"(session not readable yet: {err}; try `wa-sessions session {wa_id}`)")
+            return
+        typer.echo(
+            f"Session: {session.get('state')}, reminder due "
+            f"{render.relative(render.parse_time(session.get('reminder_due_at')), now=now)}"
+        )
+        typer.echo(f"Temporal Web UI: {session.get('temporal_ui_url')}")
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+
+@app.command()
+def sessions(
+    ctx: typer.Context,
+    state: Annotated[
+        SessionState | None, typer.Option("--state", help="Only sessions in this state.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 200,
+) -> None:
+    """List the account's sessions: state, last message, due time, window close, outcome."""
+    options = _options(ctx)
+    params: dict[str, Any] = {"limit": limit}
+    if state is not None:
+        params["state"] = state.value
+    with _failures_exit(), options.client() as api:
+        data = api.get(options.account_path("/sessions"), params=params)
+    typer.echo(render.sessions(data.get("items", []), now=_now()))
+
+
+@app.command()
+def session(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="Customer's WhatsApp number.")],
+) -> None:
+    """One session, live from its workflow, with its Temporal Web UI link."""
+    options = _options(ctx)
+    wa_id = _wa_id(number)
+    with _failures_exit(), options.client() as api:
+        data = api.get(options.account_path(f"/sessions/{wa_id}"))
+    typer.echo(render.session(data, now=_now()))
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+@app.command()
+def settings(
+    ctx: typer.Context,
+    enable: Annotated[
+        bool | None,
+        typer.Option(
+            "--enable/--disable", help="Turn the reminders on or off.", show_default=False
+        ),
+    ] = None,
+    hours: Annotated[
+        int | None, typer.Option("--hours", help="Hours of silence before the reminder (1-23).")
+    ] = None,
+    message: Annotated[
+        str | None, typer.Option("--message", help="Reminder text, with merge fields.")
+    ] = None,
+) -> None:
+    """Show the reminder settings; with options, change them."""
+    options = _options(ctx)
+    path = options.account_path("/session-settings")
+    with _failures_exit(), options.client() as api:
+        current = api.get(path)
+        if enable is None and hours is None and message is None:
+            typer.echo(render.settings(current))
+            return
+        body = {
+            "enabled": current["enabled"] if enable is None else enable,
+            "expiry_hours": current["expiry_hours"] if hours is None else hours,
+            "message": current["message"] if message is None else message,
+        }
+        try:
+            saved = api.put(path, body)
+        except ValidationFailed as err:
+            typer.echo("Settings not saved:", err=True)
+            for field, messages in err.errors.items():
+                for text in messages:
+                    typer.echo(f"  {field}: {text}", err=True)
+            raise typer.Exit(1) from None
+    typer.echo(saved.get("message", SAVED))
+    typer.echo(render.settings(saved.get("settings", body)))
+
+
+# -- accounts ---------------------------------------------------------------------------------
+
+
+@accounts_app.command("create")
+def accounts_create(
+    ctx: typer.Context,
+    account_id: Annotated[str, typer.Argument(help="Account id (letters, digits, _ and -).")],
+    company: Annotated[str, typer.Option("--company", help="Company name ({company_name}).")],
+    phone_number_id: Annotated[
+        str, typer.Option("--phone-number-id", help="Meta's id of the business phone number.")
+    ],
+    access_token: Annotated[
+        str,
+        typer.Option(
+            "--access-token", prompt=True, hide_input=True, help="Graph API token (write-only)."
+        ),
+    ],
+) -> None:
+    """Create or update an account (PUT /v1/accounts/{id})."""
+    options = _options(ctx)
+    body = {
+        "company_name": company,
+        "phone_number_id": phone_number_id,
+        "access_token": access_token,
+    }
+    with _failures_exit(), options.client() as api:
+        response = api.send("PUT", f"/v1/accounts/{quote(account_id, safe='')}", json=body)
+        data = decode(response)
+    verb = "created" if response.status_code == 201 else "updated"
+    typer.echo(f"Account {account_id!r} {verb}.")
+    typer.echo(render.account(data))
+
+
+@accounts_app.command("show")
+def accounts_show(
+    ctx: typer.Context,
+    account_id: Annotated[
+        str | None, typer.Argument(help="Account id (default: --account).")
+    ] = None,
+) -> None:
+    """Show an account (its access token is never returned)."""
+    options = _options(ctx)
+    wanted = account_id or options.account
+    with _failures_exit(), options.client() as api:
+        data = api.get(f"/v1/accounts/{quote(wanted, safe='')}")
+    typer.echo(render.account(data))
+
+
+# -- audit trail and sandbox ------------------------------------------------------------------
+
+
+@app.command()
+def reminders(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=200)] = 20,
+    number: Annotated[
+        str | None, typer.Option("--number", help="Only this customer's reminders.")
+    ] = None,
+) -> None:
+    """The reminder audit trail, newest first."""
+    options = _options(ctx)
+    params: dict[str, Any] = {"limit": limit}
+    if number is not None:
+        params["wa_id"] = _wa_id(number)
+    with _failures_exit(), options.client() as api:
+        data = api.get(options.account_path("/reminders"), params=params)
+    typer.echo(render.reminders(data.get("items", []), now=_now()))
+    if data.get("next"):
+        typer.echo("(more: raise --limit)")
+
+
+@app.command()
+def outbox(
+    sandbox_url: Annotated[
+        str,
+        typer.Option("--sandbox-url", envvar="SANDBOX_URL", help="Base URL of the sandbox."),
+    ] = DEFAULT_SANDBOX_URL,
+) -> None:
+    """Messages the sandbox Graph API recorded instead of delivering them."""
+    client = ApiClient(
+        sandbox_url,
+        token=None,
+        hint="Is the local stack running in sandbox mode? Set --sandbox-url.",
+    )
+    with _failures_exit(), client as sandbox:
+        data = sandbox.get("/_sandbox/messages")
+    typer.echo(render.outbox(data.get("items", []), now=_now()))

@@ -1,0 +1,53 @@
+"""Helpers of the API tests: signed webhook posts and Meta's samples re-pointed at an account."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from whatsapp.signature import SIGNATURE_HEADER, sign
+
+# The repository's sibling ``shared/`` directory holds Meta's documented payload samples.
+SAMPLES_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "meta-webhooks"
+
+API_TOKEN = "test-api-token"
+APP_SECRET = "test-app-secret"
+VERIFY_TOKEN = "test-verify-token"
+KEY_SECRET = "test-key-secret"
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+def sample(name: str, *, phone_number_id: str) -> dict[str, Any]:
+    """A sample payload whose every ``metadata.phone_number_id`` is ``phone_number_id``."""
+    payload: dict[str, Any] = json.loads((SAMPLES_DIR / name).read_text())
+    payload = copy.deepcopy(payload)
+    for entry in payload["entry"]:
+        for change in entry["changes"]:
+            change["value"]["metadata"]["phone_number_id"] = phone_number_id
+    return payload
+
+
+def signed_headers(body: bytes, *, secret: str = APP_SECRET) -> dict[str, str]:
+    return {SIGNATURE_HEADER: sign(secret.encode(), body), "Content-Type": "application/json"}
+
+
+async def post_webhook(client: httpx.AsyncClient, payload: Any) -> httpx.Response:
+    """POST ``payload`` (JSON-encoded unless already bytes), correctly signed."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return await client.post("/webhooks/whatsapp", content=body, headers=signed_headers(body))
+
+
+def recent(payload: dict[str, Any], *, minutes_ago: int = 5) -> dict[str, Any]:
+    """``payload`` with every message timestamp moved to a few minutes ago (window still open)."""
+    moment = int(time.time()) - minutes_ago * 60
+    for entry in payload["entry"]:
+        for change in entry["changes"]:
+            for message in change["value"].get("messages", []):
+                message["timestamp"] = str(moment)
+    return payload

@@ -1,0 +1,398 @@
+"""``/webhooks/whatsapp``: verification, signature, size cap, parsing, and the hand-off."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from core.config import Settings
+from core.conversation_key import conversation_key
+from store.db import create_engine, create_sessionmaker
+from store.repository import Store
+from tests.api.conftest import Seeded, asgi_client, build_app
+from tests.api.support import KEY_SECRET, VERIFY_TOKEN, post_webhook, sample, signed_headers
+from whatsapp.webhook import MAX_WEBHOOK_BYTES
+from workflows import names
+
+
+def workflow_id(seeded: Seeded, wa_id: str) -> str:
+    key = conversation_key(secret=KEY_SECRET, account_id=seeded.account_id, wa_id=wa_id)
+    return names.conversation_workflow_id(account_id=seeded.account_id, conversation_key=key)
+
+
+async def workflow_exists(client: Client, workflow_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+# -- verification handshake ------------------------------------------------------------------
+
+
+async def test_verification_echoes_the_challenge(anon: httpx.AsyncClient) -> None:
+    response = await anon.get(
+        "/webhooks/whatsapp",
+        params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "42"},
+    )
+    assert response.status_code == 200
+    assert response.text == "42"
+    assert response.headers["content-type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "42"},
+        {"hub.mode": "unsubscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "42"},
+        {"hub.challenge": "42"},
+        {},
+    ],
+)
+async def test_verification_refused(anon: httpx.AsyncClient, params: dict[str, str]) -> None:
+    response = await anon.get("/webhooks/whatsapp", params=params)
+    assert response.status_code == 403
+    assert "42" not in response.text
+
+
+# -- signature, size, shape ------------------------------------------------------------------
+
+
+async def test_missing_signature_is_401(anon: httpx.AsyncClient, seeded: Seeded) -> None:
+    body = json.dumps(sample("message-text.json", phone_number_id=seeded.phone_number_id))
+    response = await anon.post("/webhooks/whatsapp", content=body)
+    assert response.status_code == 401
+    assert "detail" in response.json()
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["sha256=" + "0" * 64, "sha1=abc", "sha256=zz", "", "sha256="],
+)
+async def test_bad_signature_is_401(anon: httpx.AsyncClient, seeded: Seeded, header: str) -> None:
+    body = json.dumps(sample("message-text.json", phone_number_id=seeded.phone_number_id))
+    response = await anon.post(
+        "/webhooks/whatsapp", content=body, headers={"X-Hub-Signature-256": header}
+    )
+    assert response.status_code == 401
+
+
+async def test_signature_checked_before_parsing(anon: httpx.AsyncClient) -> None:
+    # Garbage with a wrong signature is an authentication failure, not a parse error.
+    response = await anon.post(
+        "/webhooks/whatsapp", content=b"{not json", headers={"X-Hub-Signature-256": "sha256=00"}
+    )
+    assert response.status_code == 401
+
+
+async def test_signature_with_another_secret_is_401(
+    anon: httpx.AsyncClient, seeded: Seeded
+) -> None:
+    body = json.dumps(sample("message-text.json", phone_number_id=seeded.phone_number_id)).encode()
+    response = await anon.post(
+        "/webhooks/whatsapp", content=body, headers=signed_headers(body, secret="other")
+    )
+    assert response.status_code == 401
+
+
+async def test_malformed_json_is_400(anon: httpx.AsyncClient) -> None:
+    response = await post_webhook(anon, b'{"object": "whatsapp_business_account", "entry": [')
+    assert response.status_code == 400
+    assert "JSON" in response.json()["detail"]
+
+
+async def test_wrong_shape_is_400_with_the_place(anon: httpx.AsyncClient, seeded: Seeded) -> None:
+    payload = sample("message-text.json", phone_number_id=seeded.phone_number_id)
+    payload["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = "yesterday"
+    response = await post_webhook(anon, payload)
+    assert response.status_code == 400
+    assert "messages[0].timestamp" in response.json()["detail"]
+
+
+async def test_oversize_body_with_content_length_is_413(anon: httpx.AsyncClient) -> None:
+    body = b"x" * (MAX_WEBHOOK_BYTES + 1)
+    response = await anon.post("/webhooks/whatsapp", content=body, headers=signed_headers(body))
+    assert response.status_code == 413
+
+
+async def test_oversize_body_without_content_length_is_413(anon: httpx.AsyncClient) -> None:
+    chunk = b" " * 65536
+    sent = 0
+
+    async def stream() -> AsyncIterator[bytes]:
+        nonlocal sent
+        # Far beyond the cap: the server must stop reading long before the end.
+        for _ in range(MAX_WEBHOOK_BYTES // len(chunk) * 4):
+            sent += len(chunk)
+            yield chunk
+
+    request = anon.build_request(
+        "POST", "/webhooks/whatsapp", content=stream(), headers={"X-Hub-Signature-256": "x"}
+    )
+    assert "content-length" not in request.headers
+    response = await anon.send(request)
+    assert response.status_code == 413
+
+
+# -- hand-off --------------------------------------------------------------------------------
+
+
+async def test_unknown_phone_number_id_is_acknowledged(
+    anon: httpx.AsyncClient, ts_env: WorkflowEnvironment, store: Store
+) -> None:
+    payload = sample("message-text.json", phone_number_id="999000999000")
+    response = await post_webhook(anon, payload)
+    assert response.status_code == 200
+    assert response.json()["unknown_account_items"] == 1
+    metrics = (await anon.get("/metrics")).text
+    assert 'whatsapp_webhook_items_total{kind="unknown_account"} 1.0' in metrics
+
+
+async def test_batch_starts_one_workflow_per_conversation(
+    anon: httpx.AsyncClient, seeded: Seeded, ts_env: WorkflowEnvironment, store: Store
+) -> None:
+    payload = sample(
+        "batch-two-entries-three-messages.json", phone_number_id=seeded.phone_number_id
+    )
+    response = await post_webhook(anon, payload)
+    assert response.status_code == 200, response.text
+    assert response.json() | {"status": "ok"} == {
+        "status": "ok",
+        "messages": 3,
+        "statuses": 0,
+        "conversations": 3,
+        "ignored": 0,
+        "unknown_account_items": 0,
+    }
+    for wa_id, profile in [
+        ("16505551234", "Sheena Nelson"),
+        ("447700900123", "Omar Haddad"),
+        ("5511987654321", "Ana Lima"),
+    ]:
+        handle = ts_env.client.get_workflow_handle(workflow_id(seeded, wa_id))
+        description = await handle.describe()
+        assert description.status == WorkflowExecutionStatus.RUNNING
+        assert description.typed_search_attributes.get(names.ACCOUNT_ID) == seeded.account_id
+        # (The time-skipping server drops static summaries; test_dev_server.py checks them.)
+        assert wa_id not in description.id
+        contact = await store.get_contact(account_id=seeded.account_id, wa_id=wa_id)
+        assert contact is not None and contact.profile_name == profile
+
+
+async def test_messages_of_one_conversation_go_to_one_run_in_order(
+    anon: httpx.AsyncClient, seeded: Seeded, ts_env: WorkflowEnvironment
+) -> None:
+    payload = sample("message-text.json", phone_number_id=seeded.phone_number_id)
+    value = payload["entry"][0]["changes"][0]["value"]
+    first = value["messages"][0]
+    value["messages"] = [first | {"id": f"wamid.ORDER{i}"} for i in range(3)]
+    response = await post_webhook(anon, payload)
+    assert response.status_code == 200
+    assert response.json()["conversations"] == 1
+
+    handle = ts_env.client.get_workflow_handle(workflow_id(seeded, first["from"]))
+    signalled = []
+    async for event in handle.fetch_history_events():
+        if event.HasField("workflow_execution_signaled_event_attributes"):
+            attributes = event.workflow_execution_signaled_event_attributes
+            decoded = await ts_env.client.data_converter.decode(attributes.input.payloads)
+            signalled.append(decoded[0]["message_id"])
+        if event.HasField("workflow_execution_started_event_attributes"):
+            signalled.append("started")
+    # Signal-with-start puts the first message right after the start event.
+    assert signalled == ["started", "wamid.ORDER0", "wamid.ORDER1", "wamid.ORDER2"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "message-text.json",
+        "message-image.json",
+        "message-button.json",
+        "message-interactive-button-reply.json",
+        "message-reaction.json",
+    ],
+)
+async def test_every_customer_message_kind_signals(
+    anon: httpx.AsyncClient, seeded: Seeded, ts_env: WorkflowEnvironment, name: str
+) -> None:
+    payload = sample(name, phone_number_id=seeded.phone_number_id)
+    sender = payload["entry"][0]["changes"][0]["value"]["messages"][0]["from"]
+    response = await post_webhook(anon, payload)
+    assert response.status_code == 200
+    assert response.json()["messages"] == 1
+    assert await workflow_exists(ts_env.client, workflow_id(seeded, sender))
+
+
+@pytest.mark.parametrize("name", ["message-system.json", "message-unsupported.json"])
+async def test_non_customer_messages_start_nothing(
+    anon: httpx.AsyncClient, seeded: Seeded, ts_env: WorkflowEnvironment, name: str
+) -> None:
+    payload = sample(name, phone_number_id=seeded.phone_number_id)
+    sender = payload["entry"][0]["changes"][0]["value"]["messages"][0]["from"]
+    response = await post_webhook(anon, payload)
+    assert response.status_code == 200
+    assert response.json()["ignored"] == 1
+    assert not await workflow_exists(ts_env.client, workflow_id(seeded, sender))
+
+
+async def test_statuses_update_the_delivery_state(
+    anon: httpx.AsyncClient, seeded: Seeded, store: Store
+) -> None:
+    wa_id = "16505551234"
+    key = conversation_key(secret=KEY_SECRET, account_id=seeded.account_id, wa_id=wa_id)
+    claim = await store.claim_reminder(
+        account_id=seeded.account_id,
+        conversation_key=key,
+        wa_id=wa_id,
+        last_customer_message_at=(await store.get_account(account_id=seeded.account_id)).created_at,  # type: ignore[union-attr]
+        text="Hi John!",
+    )
+    reminder_id = claim.record.reminder_id
+    await store.finish_reminder(reminder_id=reminder_id, outcome="sent", message_id="wamid.R1")
+
+    def status(name: str) -> dict[str, object]:
+        payload = sample(name, phone_number_id=seeded.phone_number_id)
+        item = payload["entry"][0]["changes"][0]["value"]["statuses"][0]
+        item["id"] = "wamid.R1"
+        item["biz_opaque_callback_data"] = reminder_id
+        return payload
+
+    for name, expected in [
+        ("status-sent.json", "sent"),
+        ("status-read.json", "read"),
+        # A late "delivered" never overwrites "read".
+        ("status-delivered.json", "read"),
+    ]:
+        response = await post_webhook(anon, status(name))
+        assert response.status_code == 200, response.text
+        assert response.json()["statuses"] == 1
+        record = await store.get_reminder(reminder_id=reminder_id)
+        assert record is not None and record.delivery_status == expected
+
+    metrics = (await anon.get("/metrics")).text
+    assert 'reminder_delivery_statuses_total{outcome="sent",status="read"} 1.0' in metrics
+
+
+async def test_asynchronous_131047_is_recorded(
+    anon: httpx.AsyncClient, seeded: Seeded, store: Store
+) -> None:
+    wa_id = "16505551234"
+    key = conversation_key(secret=KEY_SECRET, account_id=seeded.account_id, wa_id=wa_id)
+    claim = await store.claim_reminder(
+        account_id=seeded.account_id,
+        conversation_key=key,
+        wa_id=wa_id,
+        last_customer_message_at=seeded.account.created_at,
+        text="Hi John!",
+    )
+    await store.finish_reminder(
+        reminder_id=claim.record.reminder_id, outcome="sent", message_id="wamid.F1"
+    )
+    payload = sample("status-failed-131047.json", phone_number_id=seeded.phone_number_id)
+    item = payload["entry"][0]["changes"][0]["value"]["statuses"][0]
+    item["id"] = "wamid.F1"
+    item["biz_opaque_callback_data"] = claim.record.reminder_id
+    response = await post_webhook(anon, payload)
+    assert response.status_code == 200
+    record = await store.get_reminder(reminder_id=claim.record.reminder_id)
+    assert record is not None
+    assert (record.delivery_status, record.outcome, record.error_code) == (
+        "failed",
+        "failed_window_closed",
+        131047,
+    )
+
+
+async def test_status_of_a_message_that_is_no_reminder_is_fine(
+    anon: httpx.AsyncClient, seeded: Seeded
+) -> None:
+    payload = sample("status-delivered.json", phone_number_id=seeded.phone_number_id)
+    response = await post_webhook(anon, payload)
+    assert response.status_code == 200
+
+
+async def test_duplicate_delivery_is_idempotent(
+    anon: httpx.AsyncClient, seeded: Seeded, ts_env: WorkflowEnvironment
+) -> None:
+    payload = sample("message-text.json", phone_number_id=seeded.phone_number_id)
+    first = await post_webhook(anon, payload)
+    second = await post_webhook(anon, payload)
+    assert first.status_code == second.status_code == 200
+    sender = payload["entry"][0]["changes"][0]["value"]["messages"][0]["from"]
+    description = await ts_env.client.get_workflow_handle(workflow_id(seeded, sender)).describe()
+    assert description.status == WorkflowExecutionStatus.RUNNING
+
+
+# -- outages ---------------------------------------------------------------------------------
+
+
+class _RefusingClient:
+    """Stands in for a connected client whose server answers every call UNAVAILABLE."""
+
+    def __init__(self, real: Client) -> None:
+        self.namespace = real.namespace
+        self.data_converter = real.data_converter
+
+    async def start_workflow(self, *args: object, **kwargs: object) -> None:
+        raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
+
+@pytest.mark.parametrize("failure", ["closed_port", "rpc_error"])
+async def test_temporal_down_is_503_and_a_retry_succeeds(
+    settings: Settings,
+    store: Store,
+    seeded: Seeded,
+    http: httpx.AsyncClient,
+    ts_env: WorkflowEnvironment,
+    temporal_down: Client,
+    failure: str,
+) -> None:
+    broken = temporal_down if failure == "closed_port" else _RefusingClient(ts_env.client)
+    down = build_app(settings, store=store, temporal=broken, http=http)  # type: ignore[arg-type]
+    payload = sample(
+        "batch-two-entries-three-messages.json", phone_number_id=seeded.phone_number_id
+    )
+    async with asgi_client(down, auth=False) as client:
+        response = await post_webhook(client, payload)
+        assert response.status_code == 503
+        assert "temporal" in response.json()["detail"]
+        metrics = (await client.get("/metrics")).text
+        assert 'whatsapp_webhook_requests_total{result="unavailable"} 1.0' in metrics
+
+    # Meta retries the same POST once Temporal is back: everything arrives.
+    up = build_app(settings, store=store, temporal=ts_env.client, http=http)
+    async with asgi_client(up, auth=False) as client:
+        response = await post_webhook(client, payload)
+        assert response.status_code == 200
+    for wa_id in ("16505551234", "447700900123", "5511987654321"):
+        assert await workflow_exists(ts_env.client, workflow_id(seeded, wa_id))
+
+
+async def test_database_down_is_503(
+    settings: Settings, http: httpx.AsyncClient, ts_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    # A directory where the database file should be: every connection attempt fails.
+    (tmp_path / "not-a-file.db").mkdir()
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'not-a-file.db'}")
+    try:
+        broken = Store(create_sessionmaker(engine))
+        app: FastAPI = build_app(settings, store=broken, temporal=ts_env.client, http=http)
+        async with asgi_client(app, auth=False) as client:
+            payload = sample("message-text.json", phone_number_id="106540352242922")
+            response = await post_webhook(client, payload)
+            assert response.status_code == 503
+            assert response.json() == {"detail": "database is unavailable, retry later"}
+    finally:
+        await engine.dispose()

@@ -1,0 +1,98 @@
+"""Human-relative times and the tables the commands print."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cli import render
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("delta", "expected"),
+    [
+        (timedelta(seconds=3), "just now"),
+        (timedelta(seconds=-3), "just now"),
+        (timedelta(seconds=45), "in 45 s"),
+        (timedelta(minutes=-5), "5 min ago"),
+        (timedelta(minutes=59), "in 59 min"),
+        (timedelta(hours=3), "in 3 h"),
+        (timedelta(hours=1, minutes=45), "in 1 h 45 min"),
+        (timedelta(hours=-23), "23 h ago"),
+        (timedelta(days=-3), "3 d ago"),
+    ],
+)
+def test_relative(delta: timedelta, expected: str) -> None:
+    assert render.relative(NOW + delta, now=NOW) == expected
+
+
+def test_relative_of_nothing() -> None:
+    assert render.relative(None, now=NOW) == "-"
+
+
+def test_parse_time_accepts_z_and_naive_as_utc() -> None:
+    assert render.parse_time("2024-05-01T12:00:00Z") == NOW
+    assert render.parse_time("2024-05-01T12:00:00") == NOW
+    assert render.parse_time("not a time") is None
+    assert render.parse_time(None) is None
+
+
+def test_sessions_table() -> None:
+    text = render.sessions(
+        [
+            {
+                "wa_id": "15551234567",
+                "state": "waiting",
+                "last_customer_message_at": "2024-05-01T11:00:00+00:00",
+                "reminder_due_at": "2024-05-01T15:00:00+00:00",
+                "window_closes_at": "2024-05-02T11:00:00+00:00",
+                "reminder_outcome": None,
+            }
+        ],
+        now=NOW,
+    )
+    header, rule, row = text.splitlines()
+    assert header.split() == [
+        "WA_ID",
+        "STATE",
+        "LAST",
+        "MESSAGE",
+        "DUE",
+        "WINDOW",
+        "CLOSES",
+        "OUTCOME",
+    ]
+    assert set(rule) <= {"-", " "}
+    assert "15551234567" in row
+    assert "60 min ago" in row
+    assert "in 3 h" in row
+    assert "in 23 h" in row
+    assert row.rstrip().endswith("-")
+
+
+def test_empty_lists() -> None:
+    assert render.sessions([], now=NOW) == "no sessions"
+    assert render.reminders([], now=NOW) == "no reminders yet"
+    assert "no messages" in render.outbox([], now=NOW)
+
+
+def test_reminder_error_code_shown() -> None:
+    text = render.reminders(
+        [
+            {
+                "decided_at": "2024-05-01T11:55:00+00:00",
+                "wa_id": "15551234567",
+                "outcome": "failed",
+                "reason": "permanent",
+                "error_code": 131026,
+                "delivery_status": None,
+                "message_id": None,
+            }
+        ],
+        now=NOW,
+    )
+    assert "permanent (code 131026)" in text
+    assert "5 min ago" in text
