@@ -104,7 +104,7 @@ class WebhookIngest:
             if account is None:
                 # Meta's id of the business number (not a person's number): what an operator
                 # needs to find the missing account.
-                logger.warning("webhook for unknown phone_number_id %s: skipped", phone_number_id)
+                logger.warning("webhook for unknown phone_number_id %r: skipped", phone_number_id)
             self._accounts[phone_number_id] = account
         return self._accounts[phone_number_id]
 

@@ -29,16 +29,7 @@ async def connect(*, address: str, namespace: str) -> Client:
 
 async def ensure_search_attributes(client: Client, *, namespace: str) -> list[str]:
     """Register the custom search attributes of SPEC §6 where missing; returns the added names."""
-    try:
-        existing = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=namespace)
-        )
-        registered = set(existing.custom_attributes)
-    except RPCError as err:
-        # The time-skipping test server cannot list them, only add them.
-        if err.status != RPCStatusCode.UNIMPLEMENTED:
-            raise
-        registered = set()
+    registered = await _registered_search_attributes(client, namespace=namespace) or set()
     missing = {
         key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
         for key in SEARCH_ATTRIBUTES
@@ -50,10 +41,29 @@ async def ensure_search_attributes(client: Client, *, namespace: str) -> list[st
                 AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
             )
         except RPCError as err:
-            # Another process registered them first: that is the outcome we wanted.
-            if "already" not in err.message.lower():
+            # Another process (the worker and the API start together) may have registered them
+            # first: that is the outcome we wanted, so only a still-missing attribute is an error.
+            now_registered = await _registered_search_attributes(client, namespace=namespace)
+            if now_registered is None:
+                if err.status != RPCStatusCode.ALREADY_EXISTS:
+                    raise
+            elif not set(missing) <= now_registered:
                 raise
     return sorted(missing)
+
+
+async def _registered_search_attributes(client: Client, *, namespace: str) -> set[str] | None:
+    """The custom attributes the server knows; ``None`` where it cannot list them."""
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+    except RPCError as err:
+        # The time-skipping test server cannot list them, only add them.
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        return None
+    return set(existing.custom_attributes)
 
 
 def venv_binary(name: str) -> Path:
