@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -61,6 +62,11 @@ from store.records import (
     SessionSettingsRecord,
     SettingsChange,
 )
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_R = TypeVar("_R", bound="DataclassInstance")
 
 ACCOUNT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -203,7 +209,7 @@ class Store:
                     .returning(AccountRow)
                 )
                 if inserted is not None:
-                    return _account(inserted), True
+                    return _record(Account, inserted), True
 
             values: dict[str, Any] = {
                 "company_name": company_name,
@@ -220,19 +226,19 @@ class Store:
             )
             if updated is None:
                 raise ValueError("access_token is required to create an account")
-            return _account(updated), False
+            return _record(Account, updated), False
 
     async def get_account(self, *, account_id: str) -> Account | None:
         async with self._read() as session:
             row = await session.get(AccountRow, account_id)
-            return None if row is None else _account(row)
+            return None if row is None else _record(Account, row)
 
     async def get_account_by_phone_number_id(self, *, phone_number_id: str) -> Account | None:
         async with self._read() as session:
             row = await session.scalar(
                 select(AccountRow).where(AccountRow.phone_number_id == phone_number_id)
             )
-            return None if row is None else _account(row)
+            return None if row is None else _record(Account, row)
 
     # -- session settings -------------------------------------------------------------------
 
@@ -255,7 +261,7 @@ class Store:
                 message=DEFAULT_MESSAGE,
                 updated_at=None,
             )
-        return _settings(row)
+        return _record(SessionSettingsRecord, row)
 
     async def save_session_settings(
         self,
@@ -287,7 +293,7 @@ class Store:
                 )
             )
             assert row is not None  # an upsert always returns its row
-            return _settings(row)
+            return _record(SessionSettingsRecord, row)
 
     async def list_settings_changes(
         self, *, account_id: str, limit: int = 50
@@ -300,7 +306,7 @@ class Store:
                 .order_by(SettingsChangeRow.changed_at.desc(), SettingsChangeRow.id.desc())
                 .limit(limit)
             )
-            return [_settings_change(row) for row in rows]
+            return [_record(SettingsChange, row) for row in rows]
 
     # -- contacts ---------------------------------------------------------------------------
 
@@ -369,7 +375,7 @@ class Store:
                 .returning(ContactRow)
             )
             if inserted is not None:
-                return _contact(inserted), True
+                return _record(Contact, inserted), True
             updated = await session.scalar(
                 update(ContactRow)
                 .where(ContactRow.account_id == account_id, ContactRow.wa_id == wa_id)
@@ -377,12 +383,12 @@ class Store:
                 .returning(ContactRow)
             )
             assert updated is not None  # the insert conflicted, so the row exists
-            return _contact(updated), False
+            return _record(Contact, updated), False
 
     async def get_contact(self, *, account_id: str, wa_id: str) -> Contact | None:
         async with self._read() as session:
             row = await session.get(ContactRow, (account_id, wa_id))
-            return None if row is None else _contact(row)
+            return None if row is None else _record(Contact, row)
 
     async def get_contact_by_key(self, *, account_id: str, conversation_key: str) -> Contact | None:
         async with self._read() as session:
@@ -392,7 +398,7 @@ class Store:
                     ContactRow.conversation_key == conversation_key,
                 )
             )
-            return None if row is None else _contact(row)
+            return None if row is None else _record(Contact, row)
 
     async def get_contacts_by_keys(
         self, *, account_id: str, conversation_keys: Sequence[str]
@@ -406,7 +412,7 @@ class Store:
                     ContactRow.conversation_key.in_(set(conversation_keys)),
                 )
             )
-            return {row.conversation_key: _contact(row) for row in rows}
+            return {row.conversation_key: _record(Contact, row) for row in rows}
 
     # -- reminders: the never-duplicate protocol -------------------------------------------
 
@@ -449,7 +455,7 @@ class Store:
                 .returning(ReminderRow)
             )
             if inserted is not None:
-                return ReminderClaim(record=_reminder(inserted), acquired=True)
+                return ReminderClaim(record=_record(ReminderRecord, inserted), acquired=True)
 
             # The condition on outcome is what makes a re-claim exclusive: PostgreSQL re-checks
             # it after waiting for a concurrent updater, SQLite runs writers one at a time.
@@ -468,13 +474,13 @@ class Store:
                 .returning(ReminderRow)
             )
             if reclaimed is not None:
-                return ReminderClaim(record=_reminder(reclaimed), acquired=True)
+                return ReminderClaim(record=_record(ReminderRecord, reclaimed), acquired=True)
 
             existing = await session.scalar(
                 select(ReminderRow).where(ReminderRow.idempotency_key == key)
             )
             assert existing is not None  # the insert conflicted on this key
-            return ReminderClaim(record=_reminder(existing), acquired=False)
+            return ReminderClaim(record=_record(ReminderRecord, existing), acquired=False)
 
     async def finish_reminder(
         self,
@@ -507,7 +513,7 @@ class Store:
             elif row.message_id is None and message_id is not None:
                 row.message_id = message_id
             await session.flush()
-            return _reminder(row)
+            return _record(ReminderRecord, row)
 
     async def release_reminder(
         self,
@@ -564,7 +570,7 @@ class Store:
             )
             session.add(row)
             await session.flush()
-            return _reminder(row)
+            return _record(ReminderRecord, row)
 
     async def apply_delivery_status(
         self,
@@ -609,7 +615,7 @@ class Store:
             if row.message_id is None and message_id is not None:
                 row.message_id = message_id
             await session.flush()
-            return _reminder(row)
+            return _record(ReminderRecord, row)
 
     async def _find_for_status(
         self, session: AsyncSession, *, message_id: str | None, reminder_id: str | None
@@ -679,14 +685,14 @@ class Store:
                     .limit(limit + 1)
                 )
             )
-        items = [_reminder(row) for row in rows[:limit]]
+        items = [_record(ReminderRecord, row) for row in rows[:limit]]
         next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
         return ReminderPage(items=items, next_cursor=next_cursor)
 
     async def get_reminder(self, *, reminder_id: str) -> ReminderRecord | None:
         async with self._read() as session:
             row = await session.get(ReminderRow, reminder_id)
-            return None if row is None else _reminder(row)
+            return None if row is None else _record(ReminderRecord, row)
 
     async def latest_reminders_by_key(
         self, *, account_id: str, conversation_keys: Sequence[str]
@@ -713,7 +719,7 @@ class Store:
                     and_(ranked.c.reminder_id == ReminderRow.reminder_id, ranked.c.rank == 1),
                 )
             )
-            return {row.conversation_key: _reminder(row) for row in rows}
+            return {row.conversation_key: _record(ReminderRecord, row) for row in rows}
 
 
 def _delivery_advances(*, current: str | None, new: str) -> bool:
@@ -755,68 +761,6 @@ def _check_outcome(outcome: str) -> None:
         raise ValueError(f"unknown reminder outcome {outcome!r}")
 
 
-def _account(row: AccountRow) -> Account:
-    return Account(
-        account_id=row.account_id,
-        company_name=row.company_name,
-        phone_number_id=row.phone_number_id,
-        access_token=row.access_token,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _settings(row: SessionSettingsRow) -> SessionSettingsRecord:
-    return SessionSettingsRecord(
-        enabled=row.enabled,
-        expiry_hours=row.expiry_hours,
-        message=row.message,
-        updated_at=row.updated_at,
-    )
-
-
-def _settings_change(row: SettingsChangeRow) -> SettingsChange:
-    return SettingsChange(
-        id=row.id,
-        account_id=row.account_id,
-        changed_at=row.changed_at,
-        enabled=row.enabled,
-        expiry_hours=row.expiry_hours,
-        message=row.message,
-        changed_by=row.changed_by,
-    )
-
-
-def _contact(row: ContactRow) -> Contact:
-    return Contact(
-        account_id=row.account_id,
-        wa_id=row.wa_id,
-        conversation_key=row.conversation_key,
-        profile_name=row.profile_name,
-        first_name=row.first_name,
-        last_name=row.last_name,
-        email=row.email,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _reminder(row: ReminderRow) -> ReminderRecord:
-    return ReminderRecord(
-        reminder_id=row.reminder_id,
-        account_id=row.account_id,
-        conversation_key=row.conversation_key,
-        wa_id=row.wa_id,
-        last_customer_message_at=row.last_customer_message_at,
-        outcome=row.outcome,
-        idempotency_key=row.idempotency_key,
-        reason=row.reason,
-        error_code=row.error_code,
-        message_id=row.message_id,
-        delivery_status=row.delivery_status,
-        delivery_updated_at=row.delivery_updated_at,
-        text=row.text,
-        attempts=row.attempts,
-        decided_at=row.decided_at,
-        created_at=row.created_at,
-    )
+def _record(kind: type[_R], row: object) -> _R:
+    """The frozen record of a row: records name their fields after the ORM columns."""
+    return kind(**{field.name: getattr(row, field.name) for field in dataclasses.fields(kind)})
