@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import httpx
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.session import SessionActivities
@@ -45,10 +46,25 @@ def build_worker(
     )
 
 
+def _runtime(settings: Settings) -> Runtime | None:
+    """A runtime exporting Prometheus metrics when an address is configured."""
+    if settings.worker_metrics_address is None:
+        return None
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=settings.worker_metrics_address)
+        )
+    )
+
+
 async def run(settings: Settings, *, stop: asyncio.Event) -> None:
     """Run the worker until ``stop`` is set."""
     await migrate(settings.database_url)
-    client = await connect(address=settings.temporal_address, namespace=settings.temporal_namespace)
+    client = await connect(
+        address=settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        runtime=_runtime(settings),
+    )
     await ensure_search_attributes(client, namespace=settings.temporal_namespace)
     engine = create_engine(settings.database_url)
     async with httpx.AsyncClient(timeout=settings.whatsapp_timeout_seconds) as http:

@@ -105,6 +105,14 @@ class SessionActivities:
     @activity.defn
     async def send_reminder(self, request: ReminderRequest) -> ReminderResult:
         """Re-check everything at fire time, then send the reminder at most once."""
+        result = await self._decide(request)
+        # Reminders by outcome, on the worker's Prometheus endpoint (WORKER_METRICS_ADDRESS).
+        activity.metric_meter().create_counter(
+            "reminder_decisions", "Reminder decisions of the send activity, by outcome."
+        ).add(1, {"outcome": result.outcome.value})
+        return result
+
+    async def _decide(self, request: ReminderRequest) -> ReminderResult:
         store = self._store
         last = request.last_customer_message_at
         account = await store.get_account(account_id=request.account_id)

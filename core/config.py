@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     # sessions, so it is configured once per deployment.
     conversation_key_secret: SecretStr = SecretStr(DEV_PLACEHOLDER)
 
+    # Extra: where the worker serves Prometheus metrics (Temporal SDK metrics and reminder
+    # decisions by outcome), e.g. "0.0.0.0:9464"; unset, the worker serves none.
+    worker_metrics_address: str | None = None
+
     # Extra: seconds the WhatsApp client waits for Meta before treating a send as ambiguous.
     whatsapp_timeout_seconds: float = Field(default=10.0, gt=0)
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from temporalio.exceptions import ApplicationError
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.testing import ActivityEnvironment
 
 from activities.session import SessionActivities
@@ -24,6 +25,7 @@ from core.session import LoadSettingsRequest, ReminderOutcome, ReminderRequest, 
 from store.db import create_engine, create_sessionmaker
 from store.migrate import migrate
 from store.repository import Store
+from tests.support import free_port
 from whatsapp.client import CloudApiClient
 from whatsapp.sandbox import create_sandbox_app, sandbox_state
 
@@ -203,3 +205,18 @@ async def test_pacer_holds_a_burst_to_the_rate() -> None:
     before = len(slept)
     await pacer.wait_turn("2002")
     assert len(slept) == before
+
+
+async def test_decisions_are_counted_by_outcome(world: World) -> None:
+    port = free_port()
+    runtime = Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}"))
+    )
+    env = ActivityEnvironment()
+    env.metric_meter = runtime.metric_meter
+    await env.run(world.activities.send_reminder, world.request())
+    async with httpx.AsyncClient() as http:
+        scraped = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    [sample] = [line for line in scraped.splitlines() if line.startswith("reminder_decisions{")]
+    assert 'outcome="sent"' in sample
+    assert sample.endswith(" 1")
