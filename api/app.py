@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from api.deps import Resources
 from api.errors import install_exception_handlers
 from api.metrics import Metrics
+from api.pages import router as pages_router
 from api.routes import health, v1, webhooks
 from core.config import Settings, get_settings
 from core.temporal import connect, ensure_search_attributes
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(v1.router)
+    app.include_router(pages_router)
     return app
 
 

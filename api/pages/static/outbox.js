@@ -1,0 +1,64 @@
+/* The outbox page: what the sandbox Graph API received for this account, refreshed by itself. */
+"use strict";
+
+(() => {
+  const { api, detail, guard, timeElement, el, $ } = window.Pages;
+  const REFRESH_MS = 5000;
+
+  let phoneNumberId = null;
+  let timer = null;
+
+  function item(message) {
+    const li = el("li");
+    const meta = el("div", undefined, "meta");
+    meta.append(el("span", `To ${message.to}`, "to"), timeElement(message.received_at));
+    if (message.answered_status !== 200) {
+      meta.append(el("span", `answered HTTP ${message.answered_status}`, "badge badge-failed"));
+    }
+    if (message.callback_data) meta.append(el("span", `reminder ${message.callback_data}`, "mono"));
+    li.append(meta, el("p", message.body, "bubble"));
+    return li;
+  }
+
+  async function load() {
+    const status = $("outbox-status");
+    const list = $("outbox-list");
+    const query = phoneNumberId ? `?phone_number_id=${encodeURIComponent(phoneNumberId)}` : "";
+    const result = await api("GET", `/v1/sandbox/messages${query}`);
+    if (!result.ok) {
+      list.hidden = true;
+      status.textContent =
+        result.status === 404
+          ? "This service is not in sandbox mode: messages go to the real WhatsApp Cloud API, so there is no outbox to show."
+          : detail(result);
+      return result.status !== 404;
+    }
+    const items = result.data.items;
+    list.replaceChildren(...items.map(item));
+    list.hidden = items.length === 0;
+    status.textContent = items.length
+      ? `${items.length} message${items.length === 1 ? "" : "s"} received by the sandbox.`
+      : "The sandbox has received no message for this account yet.";
+    return true;
+  }
+
+  async function refresh() {
+    clearTimeout(timer);
+    const again = await load();
+    // Poll only while the sandbox is there and the tab is visible.
+    if (again) timer = setTimeout(() => guard(refresh), REFRESH_MS);
+  }
+
+  window.Pages.start(async (account) => {
+    phoneNumberId = account.phone_number_id;
+    await refresh();
+  });
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("outbox-refresh").addEventListener("click", () => guard(refresh));
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) clearTimeout(timer);
+      else if (phoneNumberId !== null) guard(refresh);
+    });
+  });
+})();
