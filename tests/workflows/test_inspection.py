@@ -35,7 +35,7 @@ def _summaries(history: WorkflowHistory, attribute: str) -> list[str]:
     return [
         json.loads(event.user_metadata.summary.data)
         for event in history.events
-        if event.HasField(attribute) and event.user_metadata.HasField("summary")
+        if event.WhichOneof("attributes") == attribute and event.user_metadata.HasField("summary")
     ]
 
 
