@@ -91,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every request at INFO: one line per reminder is noise (and CPU) at volume;
+    # the audit trail already records each send.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     async def _main() -> None:
         stop = asyncio.Event()

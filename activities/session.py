@@ -115,17 +115,16 @@ class SessionActivities:
     async def _decide(self, request: ReminderRequest) -> ReminderResult:
         store = self._store
         last = request.last_customer_message_at
-        account = await store.get_account(account_id=request.account_id)
-        contact = await store.get_contact_by_key(
+        context = await store.load_reminder_context(
             account_id=request.account_id, conversation_key=request.conversation_key
         )
-        if account is None or contact is None:
-            missing = "account" if account is None else "contact"
+        account, contact, settings = context.account, context.contact, context.settings
+        if account is None or contact is None or settings is None:
+            missing = "contact" if account is not None else "account"
             activity.logger.warning(
                 "no %s for conversation %s; reminder not sent", missing, request.conversation_key
             )
             return ReminderResult(outcome=ReminderOutcome.FAILED, reason=f"{missing} not found")
-        settings = await store.get_session_settings(account_id=request.account_id)
         now = await self._clock()
         record_keys: _RecordKeys = {
             "account_id": request.account_id,

@@ -134,6 +134,15 @@ class ReminderRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ReminderContext:
+    """Everything the reminder activity reads at fire time, read in one transaction."""
+
+    account: Account | None
+    contact: Contact | None
+    settings: SessionSettingsRecord | None
+
+
+@dataclass(frozen=True, slots=True)
 class ReminderClaim:
     """Result of ``Store.claim_reminder``: the idempotency record, and whether this caller may
     send."""

@@ -57,6 +57,7 @@ from store.records import (
     Account,
     Contact,
     ReminderClaim,
+    ReminderContext,
     ReminderPage,
     ReminderRecord,
     SessionSettingsRecord,
@@ -245,14 +246,22 @@ class Store:
     async def get_session_settings(self, *, account_id: str) -> SessionSettingsRecord:
         """The account's settings, or the defaults while it has never saved any."""
         async with self._read() as session:
-            result = await session.execute(
-                select(AccountRow.account_id, SessionSettingsRow)
-                .outerjoin(SessionSettingsRow)
-                .where(AccountRow.account_id == account_id)
-            )
-            found = result.one_or_none()
+            found = await self._settings_of(session, account_id)
         if found is None:
             raise AccountNotFound(account_id)
+        return found
+
+    @staticmethod
+    async def _settings_of(session: AsyncSession, account_id: str) -> SessionSettingsRecord | None:
+        """Settings (defaults while never saved); None when the account does not exist."""
+        result = await session.execute(
+            select(AccountRow.account_id, SessionSettingsRow)
+            .outerjoin(SessionSettingsRow)
+            .where(AccountRow.account_id == account_id)
+        )
+        found = result.one_or_none()
+        if found is None:
+            return None
         row: SessionSettingsRow | None = found[1]
         if row is None:
             return SessionSettingsRecord(
@@ -262,6 +271,26 @@ class Store:
                 updated_at=None,
             )
         return _record(SessionSettingsRecord, row)
+
+    async def load_reminder_context(
+        self, *, account_id: str, conversation_key: str
+    ) -> ReminderContext:
+        """Account, contact and settings for a reminder decision: one read transaction, one
+        consistent snapshot, instead of three round trips on the worker's hot path."""
+        async with self._read() as session:
+            account = await session.get(AccountRow, account_id)
+            contact = await session.scalar(
+                select(ContactRow).where(
+                    ContactRow.account_id == account_id,
+                    ContactRow.conversation_key == conversation_key,
+                )
+            )
+            settings = await self._settings_of(session, account_id)
+            return ReminderContext(
+                account=None if account is None else _record(Account, account),
+                contact=None if contact is None else _record(Contact, contact),
+                settings=settings,
+            )
 
     async def save_session_settings(
         self,
@@ -321,8 +350,19 @@ class Store:
         """Make sure a contact exists for a webhook's sender; refresh its WhatsApp profile name.
 
         One statement, so concurrent webhooks for the same customer cannot collide; the contact's
-        own first/last name and email are never touched.
+        own first/last name and email are never touched. This runs for every inbound message, so
+        the common case (the contact exists, the name is unchanged) is a plain read: no write
+        transaction, no wait for SQLite's single writer lock.
         """
+        async with self._read() as session:
+            stored = await session.execute(
+                select(ContactRow.profile_name).where(
+                    ContactRow.account_id == account_id, ContactRow.wa_id == wa_id
+                )
+            )
+            row = stored.one_or_none()
+        if row is not None and (profile_name is None or row.profile_name == profile_name):
+            return
         now = self._now()
         async with self._write() as session:
             insert = self._insert(session, ContactRow).values(

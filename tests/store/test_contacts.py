@@ -152,3 +152,36 @@ async def test_concurrent_upserts_of_one_contact_create_it_once(
         )
     )
     assert sum(created for _, created in results) == 1
+
+
+async def test_reminder_context_reads_account_contact_and_settings_together(store: Store) -> None:
+    await store.upsert_account(
+        account_id="ctx", company_name="Ctx", phone_number_id="ctx-1", access_token="t"
+    )
+    await store.record_profile_name(
+        account_id="ctx", wa_id="15550001111", conversation_key="k-ctx", profile_name="Ana"
+    )
+    context = await store.load_reminder_context(account_id="ctx", conversation_key="k-ctx")
+    assert context.account is not None and context.account.company_name == "Ctx"
+    assert context.contact is not None and context.contact.profile_name == "Ana"
+    assert context.settings is not None and context.settings.expiry_hours == 23
+    missing = await store.load_reminder_context(account_id="nope", conversation_key="k-ctx")
+    assert missing.account is None and missing.contact is None and missing.settings is None
+
+
+async def test_profile_name_unchanged_needs_no_write(store: Store, clock: FakeClock) -> None:
+    await store.upsert_account(
+        account_id="pn", company_name="P", phone_number_id="pn-1", access_token="t"
+    )
+    args = {"account_id": "pn", "wa_id": "15550002222", "conversation_key": "k-pn"}
+    await store.record_profile_name(**args, profile_name="Bo")
+    before = await store.get_contact(account_id="pn", wa_id="15550002222")
+    clock.advance(minutes=5)  # a write now would move updated_at
+    await store.record_profile_name(**args, profile_name="Bo")
+    await store.record_profile_name(**args, profile_name=None)
+    after = await store.get_contact(account_id="pn", wa_id="15550002222")
+    assert before is not None and after is not None
+    assert after.updated_at == before.updated_at and after.profile_name == "Bo"
+    await store.record_profile_name(**args, profile_name="Bo Lee")
+    changed = await store.get_contact(account_id="pn", wa_id="15550002222")
+    assert changed is not None and changed.profile_name == "Bo Lee"
