@@ -24,6 +24,7 @@ from fastapi import FastAPI
 
 from api.deps import Resources
 from api.errors import install_exception_handlers
+from api.ingest_cache import IngestCache
 from api.metrics import Metrics
 from api.pages import router as pages_router
 from api.routes import health, v1, webhooks
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.ingest_cache = IngestCache()
     app.state.resources = resources
     install_exception_handlers(app)
     app.include_router(health.router)

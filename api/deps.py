@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
 from api.errors import ServiceUnavailable
+from api.ingest_cache import IngestCache
 from api.metrics import Metrics
 from core.config import Settings
 from store.records import Account
@@ -63,6 +64,15 @@ def get_metrics(request: Request) -> Metrics:
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def get_ingest_cache(request: Request) -> IngestCache:
+    cache = request.app.state.ingest_cache
+    assert isinstance(cache, IngestCache)
+    return cache
+
+
+IngestCacheDep = Annotated[IngestCache, Depends(get_ingest_cache)]
 
 
 def get_store(resources: ResourcesDep) -> Store:

@@ -24,6 +24,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from api.errors import temporal_call
+from api.ingest_cache import IngestCache
 from api.metrics import Metrics
 from core.config import Settings
 from core.conversation_key import conversation_key
@@ -69,12 +70,14 @@ class WebhookIngest:
         settings: Settings,
         metrics: Metrics,
         clock: Callable[[], datetime],
+        cache: IngestCache | None = None,
     ) -> None:
         self._store = store
         self._temporal = temporal
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
+        self._cache = cache or IngestCache()
         self._accounts: dict[str, Account | None] = {}
 
     async def handle(self, batch: WebhookBatch) -> IngestResult:
@@ -98,9 +101,13 @@ class WebhookIngest:
 
     async def _account(self, phone_number_id: str) -> Account | None:
         if phone_number_id not in self._accounts:
-            account = await self._store.get_account_by_phone_number_id(
-                phone_number_id=phone_number_id
-            )
+            account = self._cache.account(phone_number_id)
+            if account is None:
+                account = await self._store.get_account_by_phone_number_id(
+                    phone_number_id=phone_number_id
+                )
+                if account is not None:
+                    self._cache.remember_account(account)
             if account is None:
                 # Meta's id of the business number (not a person's number): what an operator
                 # needs to find the missing account.
@@ -133,12 +140,15 @@ class WebhookIngest:
         # The newest profile name wins; the contact must exist before the workflow's first
         # reminder looks it up.
         profile_names = [m.profile_name for m in conversation.messages if m.profile_name]
-        await self._store.record_profile_name(
-            account_id=account_id,
-            wa_id=conversation.wa_id,
-            conversation_key=conversation.key,
-            profile_name=profile_names[-1] if profile_names else None,
-        )
+        profile_name = profile_names[-1] if profile_names else None
+        if not self._cache.contact_stored(account_id, conversation.wa_id, profile_name):
+            await self._store.record_profile_name(
+                account_id=account_id,
+                wa_id=conversation.wa_id,
+                conversation_key=conversation.key,
+                profile_name=profile_name,
+            )
+            self._cache.remember_contact(account_id, conversation.wa_id, profile_name)
         workflow_id = names.conversation_workflow_id(
             account_id=account_id, conversation_key=conversation.key
         )

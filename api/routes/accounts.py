@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from api.deps import AccountDep, AccountIdPath, SettingsDep, StoreDep, WaIdPath
+from api.deps import AccountDep, AccountIdPath, IngestCacheDep, SettingsDep, StoreDep, WaIdPath
 from api.schemas import AccountIn, AccountOut, ContactIn, ContactOut, validation_error
 from core.conversation_key import conversation_key
 from store.errors import AccountNotFound, PhoneNumberTaken
@@ -25,7 +25,11 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such acc
     },
 )
 async def put_account(
-    account_id: AccountIdPath, body: AccountIn, store: StoreDep, response: Response
+    account_id: AccountIdPath,
+    body: AccountIn,
+    store: StoreDep,
+    cache: IngestCacheDep,
+    response: Response,
 ) -> AccountOut:
     """Create (201) or update (200) an account; the access token is write-only."""
     token = None if body.access_token is None else body.access_token.get_secret_value()
@@ -46,6 +50,7 @@ async def put_account(
     except ValueError:
         # The account vanished between the check and the upsert (it needs a token again).
         raise _token_required() from None
+    cache.forget_accounts()  # its number (or company name) may have changed
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return AccountOut.of(account)
 

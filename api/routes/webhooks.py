@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.service import RPCError
 
-from api.deps import MetricsDep, ResourcesDep, SettingsDep
+from api.deps import IngestCacheDep, MetricsDep, ResourcesDep, SettingsDep
 from api.errors import ServiceUnavailable
 from api.ingest import WebhookIngest
 from whatsapp.signature import SIGNATURE_HEADER, verify_signature
@@ -67,7 +67,11 @@ async def verify_webhook(
     },
 )
 async def receive_webhook(
-    request: Request, resources: ResourcesDep, settings: SettingsDep, metrics: MetricsDep
+    request: Request,
+    resources: ResourcesDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    cache: IngestCacheDep,
 ) -> WebhookAck:
     """Verify, parse and hand over every message and status of one webhook POST."""
     started = time.perf_counter()
@@ -103,6 +107,7 @@ async def receive_webhook(
             settings=settings,
             metrics=metrics,
             clock=resources.clock,
+            cache=cache,
         )
         try:
             handled = await ingest.handle(batch)
