@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
-from api.deps import MetricsDep, get_resources
+from api.deps import MetricsDep, resources_of
 from api.errors import DATABASE, TEMPORAL
 from api.schemas import Health, Readiness
 
@@ -38,7 +38,7 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
     """Readiness: the database and Temporal both answer a trivial call."""
     # Resolved here rather than as a dependency: "still starting" is a 503 like any other.
     try:
-        resources = get_resources(request)
+        resources = resources_of(request)
     except Exception:
         return JSONResponse(status_code=503, content={"detail": "starting", "checks": {}})
 
