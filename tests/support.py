@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+import pytest
 import uvicorn
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 T = TypeVar("T")
 
@@ -54,3 +60,30 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
         await asyncio.sleep(interval)
+
+
+@asynccontextmanager
+async def postgres_test_database(admin_url: str, *, prefix: str) -> AsyncIterator[str]:
+    """A uniquely named PostgreSQL database for one test session, dropped afterwards.
+
+    Skips when the server is unusable, unless ``CI`` is set: then that is a failure.
+    """
+    url = make_url(admin_url)
+    # AUTOCOMMIT: CREATE/DROP DATABASE cannot run inside a transaction.
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT", connect_args={"timeout": 5})
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    try:
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except (OSError, DBAPIError, TimeoutError) as error:
+        await admin.dispose()
+        reason = f"PostgreSQL unusable at {url.render_as_string(hide_password=True)}: {error!r}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.dispose()

@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.support import Stack, open_stack
+from tests.support import postgres_test_database
 
 # A maintenance database of the server: the test database is created and dropped from it.
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -32,25 +30,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
 @pytest.fixture(scope="session")
 async def e2e_postgres_url() -> AsyncIterator[str]:
     """URL of a PostgreSQL database created for this test session and dropped after it."""
-    url = make_url(POSTGRES_ADMIN_URL)
-    # AUTOCOMMIT: CREATE/DROP DATABASE cannot run inside a transaction.
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT", connect_args={"timeout": 5})
-    name = f"e2e_test_{uuid.uuid4().hex[:16]}"
-    try:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except (OSError, DBAPIError, TimeoutError) as error:
-        await admin.dispose()
-        reason = f"PostgreSQL unusable at {url.render_as_string(hide_password=True)}: {error!r}"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.dispose()
+    async with postgres_test_database(POSTGRES_ADMIN_URL, prefix="e2e_test") as url:
+        yield url
 
 
 @dataclass(frozen=True)

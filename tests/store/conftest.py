@@ -9,18 +9,16 @@ PostgreSQL parameters are skipped, unless ``CI`` is set: then they fail.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from store.db import create_engine, create_sessionmaker
 from store.migrate import migrate
 from store.repository import Store
+from tests.support import postgres_test_database
 
 POSTGRES_URL = os.environ.get(
     "STORE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -45,25 +43,8 @@ class FakeClock:
 @pytest.fixture(scope="session")
 async def postgres_database() -> AsyncIterator[str]:
     """URL of a PostgreSQL database created for this test session and dropped after it."""
-    url = make_url(POSTGRES_URL)
-    # AUTOCOMMIT: CREATE/DROP DATABASE cannot run inside a transaction.
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT", connect_args={"timeout": 5})
-    name = f"store_test_{uuid.uuid4().hex[:16]}"
-    try:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except (OSError, DBAPIError, TimeoutError) as error:
-        await admin.dispose()
-        reason = f"PostgreSQL unusable at {url.render_as_string(hide_password=True)}: {error!r}"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.dispose()
+    async with postgres_test_database(POSTGRES_URL, prefix="store_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
