@@ -10,11 +10,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+import httpx
 import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
+from temporalio.client import Client
+
+from activities.session import SessionActivities
+from store.db import create_engine, create_sessionmaker
+from store.repository import Store
+from whatsapp.client import CloudApiClient
+from worker import build_worker
 
 T = TypeVar("T")
 
@@ -87,3 +95,24 @@ async def postgres_test_database(admin_url: str, *, prefix: str) -> AsyncIterato
         async with admin.connect() as connection:
             await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.dispose()
+
+
+@asynccontextmanager
+async def running_worker(
+    client: Client, *, database_url: str, task_queue: str, graph_url: str, api_version: str
+) -> AsyncIterator[None]:
+    """The real worker (real activities, a store on ``database_url``) sending to ``graph_url``.
+
+    Start it after the API's start-up, which applies the migrations the store needs.
+    """
+    engine = create_engine(database_url)
+    try:
+        async with httpx.AsyncClient() as http:
+            activities = SessionActivities(
+                store=Store(create_sessionmaker(engine)),
+                whatsapp=CloudApiClient(http, base_url=graph_url, api_version=api_version),
+            )
+            async with build_worker(client, task_queue=task_queue, activities=activities):
+                yield
+    finally:
+        await engine.dispose()

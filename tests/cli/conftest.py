@@ -13,21 +13,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
-from activities.session import SessionActivities
 from api.app import create_app
 from cli.main import app as cli_app
 from core.config import Settings
-from store.db import create_engine, create_sessionmaker
-from store.repository import Store
-from tests.support import serve
-from whatsapp.client import CloudApiClient
-from worker import build_worker
+from tests.support import running_worker, serve
 
 API_TOKEN = "cli-test-token"
 APP_SECRET = "cli-test-app-secret"
@@ -117,20 +111,11 @@ async def dev_cli(
     """The CLI against a real API and the real worker on the dev server (sandbox Graph API)."""
     settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'cli-dev.db'}", dev_env)
     async for runner in _serve_cli(settings):
-        # After the API's start-up: it has applied the migrations the worker's store needs.
-        engine = create_engine(settings.database_url)
-        try:
-            async with httpx.AsyncClient() as http:
-                activities = SessionActivities(
-                    store=Store(create_sessionmaker(engine)),
-                    whatsapp=CloudApiClient(
-                        http, base_url=graph_sandbox, api_version=settings.whatsapp_api_version
-                    ),
-                )
-                worker = build_worker(
-                    dev_env.client, task_queue=settings.temporal_task_queue, activities=activities
-                )
-                async with worker:
-                    yield runner
-        finally:
-            await engine.dispose()
+        async with running_worker(
+            dev_env.client,
+            database_url=settings.database_url,
+            task_queue=settings.temporal_task_queue,
+            graph_url=graph_sandbox,
+            api_version=settings.whatsapp_api_version,
+        ):
+            yield runner

@@ -25,15 +25,10 @@ import pytest
 from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
-from activities.session import SessionActivities
 from api.app import create_app
 from api.pages.config import PagesSettings, get_pages_settings
 from core.config import Settings
-from store.db import create_engine, create_sessionmaker
-from store.repository import Store
-from tests.support import serve
-from whatsapp.client import CloudApiClient
-from worker import build_worker
+from tests.support import running_worker, serve
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -144,23 +139,14 @@ async def dev_site(
         f"sqlite+aiosqlite:///{database}", dev_env, whatsapp_api_base_url=graph_sandbox
     )
     async with served_site(settings) as served:
-        # After the API's start-up: it has applied the migrations the worker's store needs.
-        engine = create_engine(settings.database_url)
-        try:
-            async with httpx.AsyncClient() as http:
-                activities = SessionActivities(
-                    store=Store(create_sessionmaker(engine)),
-                    whatsapp=CloudApiClient(
-                        http, base_url=graph_sandbox, api_version=settings.whatsapp_api_version
-                    ),
-                )
-                worker = build_worker(
-                    dev_env.client, task_queue=settings.temporal_task_queue, activities=activities
-                )
-                async with worker:
-                    yield served
-        finally:
-            await engine.dispose()
+        async with running_worker(
+            dev_env.client,
+            database_url=settings.database_url,
+            task_queue=settings.temporal_task_queue,
+            graph_url=graph_sandbox,
+            api_version=settings.whatsapp_api_version,
+        ):
+            yield served
 
 
 # -- the browser -------------------------------------------------------------------------------
