@@ -15,7 +15,7 @@ COPY api ./api
 COPY store ./store
 COPY whatsapp ./whatsapp
 COPY cli ./cli
-COPY worker.py ./
+COPY worker.py boot.py ./
 RUN pip wheel --wheel-dir /wheels .
 
 # -- runtime ------------------------------------------------------------------------------------

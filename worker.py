@@ -1,8 +1,9 @@
 """The Temporal worker: runs the conversation workflows and their activities.
 
-``python worker.py`` connects with the pydantic data converter, applies database migrations,
-registers the search attributes where missing, builds the activity class with its collaborators
-and runs until SIGTERM or SIGINT, letting in-flight activities finish.
+``python worker.py`` opens what it runs on with ``boot.open_resources`` (migrations, Temporal
+client with the pydantic data converter, search attributes, store, httpx client), builds the
+activity class with its collaborators and runs until SIGTERM or SIGINT, letting in-flight
+activities finish.
 """
 
 from __future__ import annotations
@@ -12,28 +13,37 @@ import logging
 import signal
 from collections.abc import Sequence
 
-import httpx
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from activities.session import SessionActivities
+from activities.conversation import ConversationActivities
+from boot import Resources, open_resources
 from core.config import Settings, get_settings
-from core.temporal import connect, ensure_search_attributes
-from store.db import create_engine, create_sessionmaker
-from store.migrate import migrate
-from store.repository import Store
 from whatsapp.client import CloudApiClient
 from workflows.conversation import ConversationWorkflow
 
 logger = logging.getLogger("worker")
 
-# Bounds the worker's memory by its cache, not by the number of open sessions (SPEC §9).
+# Bounds the worker's memory by its cache, not by the number of open sessions
+# (docs/operating.md#scaling-out).
 MAX_CACHED_WORKFLOWS = 2_000
 
 
+def build_activities(resources: Resources, settings: Settings) -> ConversationActivities:
+    """The conversation's activities over ``resources``, sending to the configured Graph API."""
+    return ConversationActivities(
+        store=resources.store,
+        whatsapp=CloudApiClient(
+            resources.http,
+            base_url=settings.whatsapp_api_base_url,
+            api_version=settings.whatsapp_api_version,
+        ),
+    )
+
+
 def build_worker(
-    client: Client, *, task_queue: str, activities: SessionActivities, **options: object
+    client: Client, *, task_queue: str, activities: ConversationActivities, **options: object
 ) -> Worker:
     """The worker with this project's workflow and the bound activity methods."""
     return Worker(
@@ -59,31 +69,16 @@ def _runtime(settings: Settings) -> Runtime | None:
 
 async def run(settings: Settings, *, stop: asyncio.Event) -> None:
     """Run the worker until ``stop`` is set."""
-    await migrate(settings.database_url)
-    client = await connect(
-        address=settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        runtime=_runtime(settings),
-    )
-    await ensure_search_attributes(client, namespace=settings.temporal_namespace)
-    engine = create_engine(settings.database_url)
-    async with httpx.AsyncClient(timeout=settings.whatsapp_timeout_seconds) as http:
-        activities = SessionActivities(
-            store=Store(create_sessionmaker(engine)),
-            whatsapp=CloudApiClient(
-                http,
-                base_url=settings.whatsapp_api_base_url,
-                api_version=settings.whatsapp_api_version,
-            ),
-        )
+    async with open_resources(settings, runtime=_runtime(settings)) as resources:
         worker = build_worker(
-            client, task_queue=settings.temporal_task_queue, activities=activities
+            resources.temporal,
+            task_queue=settings.temporal_task_queue,
+            activities=build_activities(resources, settings),
         )
         logger.info("worker polling task queue %s", settings.temporal_task_queue)
         async with worker:
             await stop.wait()
             logger.info("shutting down: finishing in-flight tasks")
-    await engine.dispose()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,9 +1,8 @@
 """The FastAPI app factory and its lifespan; ``main()`` serves it with uvicorn.
 
-``create_app(settings)`` builds an app whose lifespan applies the database migrations, connects
-to Temporal (pydantic converter, search attributes registered where missing), opens the engine,
-the ``Store`` and an httpx client, and closes them on shutdown. Routes reach them only through
-``api.deps``.
+``create_app(settings)`` builds an app whose lifespan opens what the service runs on with
+``boot.open_resources`` (migrations, Temporal client and search attributes, engine and
+``Store``, httpx client) and closes it on shutdown. Routes reach them only through ``api.deps``.
 
 Tests (and anything else that owns its connections) pass them in instead:
 ``create_app(settings, resources=Resources(store=…, temporal=…, http=…))``. The app then uses
@@ -14,25 +13,19 @@ works under ``httpx.ASGITransport``, which does not run lifespans.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from api.deps import Resources
 from api.errors import install_exception_handlers
 from api.ingest_cache import IngestCache
 from api.metrics import Metrics
 from api.pages import router as pages_router
 from api.routes import health, v1, webhooks
+from boot import Resources, open_resources
 from core.config import Settings, get_settings
-from core.temporal import connect, ensure_search_attributes
-from store.db import create_engine, create_sessionmaker
-from store.migrate import migrate
-from store.repository import Store
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +45,8 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
         if resources is not None:
             yield
             return
-        async with _open_resources(settings) as opened:
+        # Schema first (inside open_resources): a replica never serves an old schema.
+        async with open_resources(settings) as opened:
             app.state.resources = opened
             try:
                 yield
@@ -65,6 +59,9 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url="/docs",
+        # A trailing slash is not another spelling of a route: "/v1/accounts/0%2F" must not be
+        # redirected to account "0" (found by the management fuzz test).
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -78,33 +75,12 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     return app
 
 
-@asynccontextmanager
-async def _open_resources(settings: Settings) -> AsyncIterator[Resources]:
-    # Schema first: a replica must never serve requests against an old schema.
-    await migrate(settings.database_url)
-    temporal = await connect(
-        address=settings.temporal_address, namespace=settings.temporal_namespace
-    )
-    await ensure_search_attributes(temporal, namespace=settings.temporal_namespace)
-    engine = create_engine(settings.database_url)
-    try:
-        async with httpx.AsyncClient(timeout=settings.whatsapp_timeout_seconds) as http:
-            logger.info(
-                "API ready: temporal %s namespace %s, task queue %s",
-                settings.temporal_address,
-                settings.temporal_namespace,
-                settings.temporal_task_queue,
-            )
-            yield Resources(store=Store(create_sessionmaker(engine)), temporal=temporal, http=http)
-    finally:
-        await engine.dispose()
-
-
 def main() -> None:
-    """Serve the API on ``API_HOST`` (default 0.0.0.0, for containers) : ``API_PORT`` (8000)."""
+    """Serve the API on ``API_HOST``:``API_PORT`` (default 127.0.0.1:8000)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    host = os.environ.get("API_HOST", "0.0.0.0")
-    port = int(os.environ.get("API_PORT", "8000"))
-    uvicorn.run(create_app(), host=host, port=port, proxy_headers=True)
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port, proxy_headers=True
+    )

@@ -1,7 +1,8 @@
-"""Telling every running session of an account that its settings changed (SPEC §3 rule 8).
+"""Telling every running session of an account that its settings changed (docs/sessions.md).
 
 First choice: one server-side batch job, ``StartBatchOperation`` with a ``settings_changed``
-signal for the visibility query ``AccountId = "<id>" AND ExecutionStatus = "Running"``. The server
+signal for the visibility query ``AccountId = "<id>" AND ExecutionStatus = "Running"``
+(``core.visibility.account_sessions``). The server
 fans it out, so saving settings costs one RPC however many sessions are open.
 
 Fallback, when the server will not run a batch job (UNIMPLEMENTED on the time-skipping test
@@ -21,7 +22,6 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 from temporalio.api.batch.v1 import BatchOperationSignal
@@ -31,8 +31,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import temporal_call
-from core.session import SettingsChanged
-from workflows import names
+from core.contract import SettingsChanged
+from core.temporal_names import SETTINGS_CHANGED_SIGNAL
+from core.visibility import account_sessions
 from workflows.conversation import ConversationWorkflow
 
 logger = logging.getLogger(__name__)
@@ -58,27 +59,10 @@ class BroadcastResult:
     job_id: str | None = None
 
 
-def quote_keyword(value: str) -> str:
-    """``value`` as a double-quoted visibility-query string literal."""
-    # Account ids are [A-Za-z0-9_-] already; escaping keeps the query sound should that change.
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
-
-
-def account_query(account_id: str, *, running_only: bool = False) -> str:
-    """The visibility query selecting the account's conversation runs."""
-    query = f"{names.ACCOUNT_ID.name} = {quote_keyword(account_id)}"
-    if running_only:
-        query += ' AND ExecutionStatus = "Running"'
-    return query
-
-
-async def broadcast_settings_changed(
-    client: Client, *, account_id: str, changed_at: datetime
-) -> BroadcastResult:
+async def broadcast_settings_changed(client: Client, *, account_id: str) -> BroadcastResult:
     """Signal ``settings_changed`` to every running session of the account."""
-    change = SettingsChanged(changed_at=changed_at)
-    query = account_query(account_id, running_only=True)
+    change = SettingsChanged()
+    query = account_sessions(account_id)
     with temporal_call():
         try:
             job_id = await _start_batch(client, query=query, change=change, account_id=account_id)
@@ -119,7 +103,7 @@ async def _start_batch(
             reason=f"session settings of account {account_id} changed",
             visibility_query=query,
             signal_operation=BatchOperationSignal(
-                signal=ConversationWorkflow.settings_changed.__name__,
+                signal=SETTINGS_CHANGED_SIGNAL,
                 input=Payloads(payloads=payloads),
                 identity=client.identity,
             ),

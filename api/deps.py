@@ -1,16 +1,14 @@
 """What routes may depend on, as typed ``Annotated[..., Depends(...)]`` aliases.
 
 Everything long-lived (store, Temporal client, httpx client, metrics, settings) lives on
-``app.state`` — put there by the lifespan in ``api.app`` or handed to ``create_app(resources=…)``
-by tests — and is reached only through these functions, never through module globals.
+``app.state`` — put there by the lifespan in ``api.app`` (``boot.Resources``) or handed to
+``create_app(resources=…)`` by tests — and is reached only through these functions, never
+through module globals.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated
 
 import httpx
@@ -21,25 +19,11 @@ from temporalio.client import Client
 from api.errors import ServiceUnavailable
 from api.ingest_cache import IngestCache
 from api.metrics import Metrics
+from boot import Resources
 from core.config import Settings
+from core.vocabulary import ACCOUNT_ID_PATTERN, ACCOUNT_ID_RULE, WA_ID_PATTERN, WA_ID_RULE
 from store.records import Account
 from store.repository import Store
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Resources:
-    """The app's connections; built by the lifespan, or by a test and passed to ``create_app``."""
-
-    store: Store
-    temporal: Client
-    http: httpx.AsyncClient
-    # The webhook's ``received_at``; injectable so tests can pin "now".
-    clock: Callable[[], datetime] = field(default=utc_now)
-
 
 # The dependencies below are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency
 # in a thread pool, and those thread hops were a sixth of the webhook path's CPU (bench/ingest).
@@ -122,26 +106,17 @@ async def require_api_token(
 
 AuthDep = Annotated[None, Depends(require_api_token)]
 
-ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 AccountIdPath = Annotated[
-    str,
-    Path(
-        pattern=ACCOUNT_ID_PATTERN,
-        description="1-64 characters of A-Z, a-z, 0-9, '_' or '-'",
-        examples=["acme"],
-    ),
+    str, Path(pattern=ACCOUNT_ID_PATTERN, description=ACCOUNT_ID_RULE, examples=["acme"])
 ]
-# A WhatsApp id: the customer's number in international form without '+' (E.164 digits).
-WA_ID_PATTERN = r"^[1-9][0-9]{6,14}$"
 WaIdPath = Annotated[
-    str,
-    Path(pattern=WA_ID_PATTERN, description="7-15 digits, no '+'", examples=["16505551234"]),
+    str, Path(pattern=WA_ID_PATTERN, description=WA_ID_RULE, examples=["15551234567"])
 ]
 
 
 async def get_account(account_id: AccountIdPath, store: StoreDep) -> Account:
     """The account named in the path, or 404."""
-    account = await store.get_account(account_id=account_id)
+    account = await store.accounts.get(account_id=account_id)
     if account is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"account {account_id!r} not found")
     return account

@@ -1,4 +1,4 @@
-"""Handing one parsed webhook to Temporal and the store (SPEC §3 rules 1-3, §4 statuses).
+"""Handing one parsed webhook to Temporal and the store (docs/sessions.md, docs/sending.md).
 
 Every customer message becomes a ``customer_message`` signal-with-start of its conversation's
 workflow; every status updates the reminder it is about. Messages of one conversation are sent
@@ -18,29 +18,25 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from api.errors import temporal_call
 from api.ingest_cache import IngestCache
 from api.metrics import Metrics
 from core.config import Settings
+from core.contract import ConversationInput, CustomerMessage
 from core.conversation_key import conversation_key
-from core.session import ConversationInput, CustomerMessage
+from core.temporal import start_conversation
 from store.records import Account
 from store.repository import Store
 from whatsapp.webhook import InboundMessage, StatusUpdate, WebhookBatch
-from workflows import names
-from workflows.conversation import ConversationWorkflow
 
 logger = logging.getLogger(__name__)
 
 # Conversations handed over at the same time by one webhook POST.
 MAX_CONCURRENT_CONVERSATIONS = 32
-# Bounds one signal-with-start, so a stuck server turns into a 503 long before Meta gives up.
-SIGNAL_RPC_TIMEOUT = timedelta(seconds=5)
 
 
 @dataclass
@@ -103,7 +99,7 @@ class WebhookIngest:
         if phone_number_id not in self._accounts:
             account = self._cache.account(phone_number_id)
             if account is None:
-                account = await self._store.get_account_by_phone_number_id(
+                account = await self._store.accounts.by_phone_number_id(
                     phone_number_id=phone_number_id
                 )
                 if account is not None:
@@ -142,41 +138,27 @@ class WebhookIngest:
         profile_names = [m.profile_name for m in conversation.messages if m.profile_name]
         profile_name = profile_names[-1] if profile_names else None
         if not self._cache.contact_stored(account_id, conversation.wa_id, profile_name):
-            await self._store.record_profile_name(
+            await self._store.contacts.ensure_sender(
                 account_id=account_id,
                 wa_id=conversation.wa_id,
                 conversation_key=conversation.key,
                 profile_name=profile_name,
             )
             self._cache.remember_contact(account_id, conversation.wa_id, profile_name)
-        workflow_id = names.conversation_workflow_id(
+        conversation_input = ConversationInput(
             account_id=account_id, conversation_key=conversation.key
         )
         for message in conversation.messages:
             with temporal_call():
-                await self._temporal.start_workflow(
-                    ConversationWorkflow.run,
-                    ConversationInput(account_id=account_id, conversation_key=conversation.key),
-                    id=workflow_id,
+                await start_conversation(
+                    self._temporal,
                     task_queue=self._settings.temporal_task_queue,
-                    start_signal=ConversationWorkflow.customer_message.__name__,
-                    start_signal_args=[
-                        CustomerMessage(
-                            message_id=message.message_id,
-                            sent_at=message.sent_at,
-                            received_at=received_at,
-                        )
-                    ],
-                    # One run per session: a completed run (closed window) is followed by a
-                    # new one; a running one just receives the signal.
-                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                    static_summary=(
-                        f"WhatsApp session · account {account_id} · customer {conversation.key[:8]}"
+                    conversation=conversation_input,
+                    message=CustomerMessage(
+                        message_id=message.message_id,
+                        sent_at=message.sent_at,
+                        received_at=received_at,
                     ),
-                    search_attributes=TypedSearchAttributes(
-                        [SearchAttributePair(names.ACCOUNT_ID, account_id)]
-                    ),
-                    rpc_timeout=SIGNAL_RPC_TIMEOUT,
                 )
             self._metrics.signals.labels("customer_message").inc()
         logger.debug(
@@ -193,7 +175,7 @@ class WebhookIngest:
                 unknown += 1
                 continue
             self._metrics.webhook_items.labels("status").inc()
-            record = await self._store.apply_delivery_status(
+            record = await self._store.reminders.apply_status(
                 message_id=update.message_id,
                 reminder_id=update.callback_data,
                 status=update.status,

@@ -1,4 +1,4 @@
-"""Request and response models of the management API (SPEC §5 shapes; extra fields are extras).
+"""Request and response models of the management API (docs/http-api.md; extra fields are extras).
 
 Validation that pydantic can express lives here, so FastAPI answers 422 with its usual
 ``{"detail": [{"loc", "msg", "type"}, …]}``. Rules it cannot express alone (a message required
@@ -16,18 +16,20 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_core import PydanticCustomError
 
-from core.merge_fields import UnknownMergeField, validate_template
-from core.session import SessionState
-from store.records import (
+from core.merge_fields import MERGE_FIELDS, UnknownMergeField, validate_template
+from core.vocabulary import (
+    DECISIONS,
     MAX_EXPIRY_HOURS,
     MAX_MESSAGE_LENGTH,
     MIN_EXPIRY_HOURS,
     MIN_MESSAGE_LENGTH,
-    Account,
-    Contact,
-    ReminderRecord,
-    SessionSettingsRecord,
+    PHONE_NUMBER_ID_PATTERN,
+    PHONE_PATTERN,
+    WA_ID_PATTERN,
+    DeliveryStatus,
+    SessionState,
 )
+from store.records import Account, Contact, ReminderRecord, SessionSettingsRecord
 
 # Loose on purpose: one '@', no spaces, a dot in the domain. Deliverability is not our call.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -59,8 +61,8 @@ Template = Annotated[
     Field(
         min_length=MIN_MESSAGE_LENGTH,
         max_length=MAX_MESSAGE_LENGTH,
-        description="10-1000 characters; merge fields: {contact_firstname}, {contact_lastname}, "
-        "{contact_email}, {contact_phone}, {company_name}",
+        description=f"{MIN_MESSAGE_LENGTH}-{MAX_MESSAGE_LENGTH} characters; merge fields: "
+        + ", ".join(f"{{{name}}}" for name in MERGE_FIELDS),
     ),
     AfterValidator(_known_merge_fields),
 ]
@@ -79,7 +81,7 @@ class _Body(BaseModel):
 class AccountIn(_Body):
     company_name: str = Field(min_length=1, max_length=200)
     phone_number_id: str = Field(
-        pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Meta's id of the business phone number"
+        pattern=PHONE_NUMBER_ID_PATTERN, description="Meta's id of the business phone number"
     )
     access_token: SecretStr | None = Field(
         default=None,
@@ -145,7 +147,8 @@ class SessionSettingsIn(_Body):
         strict=True,
         ge=MIN_EXPIRY_HOURS,
         le=MAX_EXPIRY_HOURS,
-        description="hours of customer silence before the reminder (1-23)",
+        description=f"hours of customer silence before the reminder "
+        f"({MIN_EXPIRY_HOURS}-{MAX_EXPIRY_HOURS})",
     )
     message: Template | None = Field(
         default=None, description="required when enabled; omitted keeps the saved message"
@@ -188,7 +191,7 @@ class PreviewContact(_Body):
     last_name: Name = None
     email: Email = None
     wa_id: str | None = Field(
-        default=None, pattern=r"^\+?[1-9][0-9]{6,14}$", description="default: +1234567890"
+        default=None, pattern=PHONE_PATTERN, description="default: +1234567890"
     )
 
 
@@ -200,14 +203,17 @@ class PreviewIn(_Body):
     )
     contact: PreviewContact | None = Field(default=None, description="an ad-hoc contact")
     wa_id: str | None = Field(
-        default=None, pattern=r"^[1-9][0-9]{6,14}$", description="a stored contact's number"
+        default=None, pattern=WA_ID_PATTERN, description="a stored contact's number"
     )
 
 
 class PreviewOut(BaseModel):
     text: str
     characters: int
-    within_limit: bool = Field(description="whether the template is within 10-1000 characters")
+    within_limit: bool = Field(
+        description=f"whether the template is within {MIN_MESSAGE_LENGTH}-{MAX_MESSAGE_LENGTH} "
+        "characters"
+    )
 
 
 # -- sessions ---------------------------------------------------------------------------------
@@ -239,11 +245,11 @@ class ReminderOut(BaseModel):
     reminder_id: str
     wa_id: str
     last_customer_message_at: datetime
-    outcome: str
+    outcome: str = Field(description="one of: " + ", ".join(sorted(DECISIONS)))
     reason: str | None
     error_code: int | None
     message_id: str | None
-    delivery_status: str | None
+    delivery_status: str | None = Field(description="null, or one of: " + ", ".join(DeliveryStatus))
     delivery_updated_at: datetime | None
     text: str | None
     decided_at: datetime

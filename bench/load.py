@@ -4,8 +4,8 @@ The two senders deliver the *same* message the *same* way as far as Temporal is 
 
 - ``WebhookSender`` POSTs Meta's webhook for it, signed with the app secret, to the API (which
   verifies, parses, upserts the contact and does the signal-with-start);
-- ``BareSender`` does that signal-with-start itself, with the arguments the API uses
-  (``api.ingest.WebhookIngest._hand_over``): same workflow id, input, signal, id-reuse policy,
+- ``BareSender`` does that signal-with-start itself, through the very function the API calls
+  (``core.temporal.start_conversation``): same workflow id, input, signal, id-reuse policy,
   summary, search attribute and RPC timeout, on the same task queue, so the same worker handles
   both.
 
@@ -26,21 +26,16 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from bench.stack import APP_SECRET, TASK_QUEUE, BenchAccount, Stack
-from core.session import ConversationInput, CustomerMessage
+from core.contract import ConversationInput, CustomerMessage
+from core.temporal import start_conversation
 from whatsapp.signature import SIGNATURE_HEADER, sign
-from workflows import names
-from workflows.conversation import ConversationWorkflow
-
-# Mirrors api.ingest.SIGNAL_RPC_TIMEOUT (bounded signal-with-start).
-SIGNAL_RPC_TIMEOUT = timedelta(seconds=5)
 
 # wa_ids are 12 digits: 1 followed by an 11-digit customer number.
 _WA_ID_BASE = 100_000_000_000
@@ -179,26 +174,17 @@ class BareSender:
 
 async def signal_with_start(client: Client, stack: Stack, message: Message) -> None:
     account_id = message.account.account_id
-    key = stack.key(message.account, message.wa_id)
-    await client.start_workflow(
-        ConversationWorkflow.run,
-        ConversationInput(account_id=account_id, conversation_key=key),
-        id=names.conversation_workflow_id(account_id=account_id, conversation_key=key),
+    await start_conversation(
+        client,
         task_queue=TASK_QUEUE,
-        start_signal=ConversationWorkflow.customer_message.__name__,
-        start_signal_args=[
-            CustomerMessage(
-                message_id=message.message_id,
-                sent_at=message.sent_at,
-                received_at=datetime.now(UTC),
-            )
-        ],
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        static_summary=f"WhatsApp session · account {account_id} · customer {key[:8]}",
-        search_attributes=TypedSearchAttributes(
-            [SearchAttributePair(names.ACCOUNT_ID, account_id)]
+        conversation=ConversationInput(
+            account_id=account_id, conversation_key=stack.key(message.account, message.wa_id)
         ),
-        rpc_timeout=SIGNAL_RPC_TIMEOUT,
+        message=CustomerMessage(
+            message_id=message.message_id,
+            sent_at=message.sent_at,
+            received_at=datetime.now(UTC),
+        ),
     )
 
 

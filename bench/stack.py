@@ -37,8 +37,8 @@ from temporalio.testing import WorkflowEnvironment
 from bench.procs import CpuSnapshot, child_pid, cpu_seconds
 from core.conversation_key import conversation_key
 from core.temporal import venv_binary
+from core.temporal_names import SEARCH_ATTRIBUTES
 from whatsapp.sandbox import SandboxState, create_sandbox_app, sandbox_state
-from workflows.names import SEARCH_ATTRIBUTES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

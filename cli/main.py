@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -23,6 +22,7 @@ from cli.durations import parse_duration
 from cli.http import ApiClient, ApiError, ValidationFailed, decode
 from cli.webhook import build_text_webhook, signed_body, simulated_message_id
 from core.config import DEV_PLACEHOLDER
+from core.vocabulary import WA_ID_RE, SessionState
 
 app = typer.Typer(
     name="wa-sessions",
@@ -36,16 +36,6 @@ app.add_typer(accounts_app, name="accounts")
 
 SAVED = "Settings saved successfully"
 DEFAULT_SANDBOX_URL = "http://localhost:8081"
-
-# The API's WhatsApp id rule: E.164 digits without '+', 7-15 of them.
-_WA_ID = re.compile(r"[1-9][0-9]{6,14}")
-
-
-class SessionState(StrEnum):
-    waiting = "waiting"
-    reminded = "reminded"
-    paused = "paused"
-    expired = "expired"
 
 
 @dataclass(frozen=True)
@@ -116,7 +106,7 @@ def _now() -> datetime:
 
 def _wa_id(number: str) -> str:
     digits = re.sub(r"[\s().-]", "", number).removeprefix("+")
-    if not _WA_ID.fullmatch(digits):
+    if not WA_ID_RE.fullmatch(digits):
         raise typer.BadParameter(
             f"{number!r} is not a WhatsApp number (7-15 digits, e.g. 15551234567)"
         )

@@ -1,13 +1,14 @@
 """Service configuration: one ``Settings`` model read from the environment (and ``.env``).
 
-Every process (API, worker, CLI, local stack) reads its configuration through the cached
-``get_settings()``. Variable names are the ones SPEC §5 and §7 list; a few extras (marked below)
-exist because a production deployment needs them.
+Every process (API, worker, local stack, benchmarks) reads its configuration through the cached
+``get_settings()``; docs/operating.md#configuration lists every variable. Each field is the
+upper-cased variable name (``DATABASE_URL`` → ``database_url``).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -50,6 +51,18 @@ class Settings(BaseSettings):
 
     # Extra: seconds the WhatsApp client waits for Meta before treating a send as ambiguous.
     whatsapp_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Where ``python -m api`` listens. Loopback by default: the placeholder secrets are only
+    # safe there; the container image sets API_HOST=0.0.0.0.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    # The local stack (``make run``): where it keeps its files, where its stand-in Graph API
+    # listens, and where the outbox page finds that stand-in (unset: WHATSAPP_API_BASE_URL,
+    # which *is* the stand-in in sandbox mode).
+    data_dir: Path = Path("./data")
+    sandbox_port: int = Field(default=8081, ge=1, le=65535)
+    sandbox_url: str | None = None
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -1,4 +1,5 @@
-"""Merge fields of the session expiry message (SPEC §1): checked when saved, rendered when sent.
+"""Merge fields of the reminder message (docs/sessions.md#settings): checked when saved,
+rendered when sent.
 
 Exactly five fields exist: ``{contact_firstname}``, ``{contact_lastname}``, ``{contact_email}``,
 ``{contact_phone}`` and ``{company_name}``.
@@ -29,6 +30,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.vocabulary import WA_ID_RE
+
 MERGE_FIELDS: tuple[str, ...] = (
     "contact_firstname",
     "contact_lastname",
@@ -44,8 +47,6 @@ FIRST_NAME_FALLBACK = "there"
 _PLACEHOLDER = re.compile(r"\{\s*[^{}\s]+\s*\}")
 _KNOWN = re.compile(r"\{(" + "|".join(re.escape(name) for name in MERGE_FIELDS) + r")\}")
 _PHONE_NOISE = re.compile(r"[\s\-()]")
-# ASCII digits only (``\d`` would accept other scripts' digits); E.164 never starts with 0.
-_E164_DIGITS = re.compile(r"[1-9][0-9]{6,14}")
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def to_e164(wa_id: str) -> str:
     """
     compact = _PHONE_NOISE.sub("", wa_id)
     digits = compact.removeprefix("+")
-    if not _E164_DIGITS.fullmatch(digits):
+    if not WA_ID_RE.fullmatch(digits):
         raise ValueError(f"not a phone number in E.164 form (7-15 digits): {wa_id!r}")
     return f"+{digits}"
 

@@ -1,24 +1,40 @@
-"""Connecting to Temporal the same way everywhere: pydantic converter, search attributes, binaries.
+"""Talking to Temporal the same way everywhere: the client, search attributes, the first signal.
 
-The API, the worker, the local stack and the tests call these; the workflows never do.
+The API, the worker, the local stack, the benchmarks and the tests call these; the workflows
+never do. The conversation workflow is addressed by the names of ``core.temporal_names`` (its
+decorators use the same constants), so this module needs nothing from ``workflows``.
 """
 
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.names import SEARCH_ATTRIBUTES
+from core.contract import ConversationInput, CustomerMessage, SessionSnapshot
+from core.temporal_names import (
+    ACCOUNT_ID,
+    CONVERSATION_WORKFLOW,
+    CUSTOMER_MESSAGE_SIGNAL,
+    SEARCH_ATTRIBUTES,
+    conversation_workflow_id,
+)
+
+# Bounds one signal-with-start, so a stuck server turns into an error long before Meta, which
+# waits a few seconds for a webhook's answer, gives up.
+START_RPC_TIMEOUT = timedelta(seconds=5)
 
 
 async def connect(*, address: str, namespace: str, runtime: Runtime | None = None) -> Client:
@@ -28,8 +44,45 @@ async def connect(*, address: str, namespace: str, runtime: Runtime | None = Non
     )
 
 
+async def start_conversation(
+    client: Client,
+    *,
+    task_queue: str,
+    conversation: ConversationInput,
+    message: CustomerMessage,
+    rpc_timeout: timedelta = START_RPC_TIMEOUT,
+) -> WorkflowHandle[Any, SessionSnapshot]:
+    """Hand one customer message to its conversation: signal the running session, or start one.
+
+    Signal-with-start, so the first message of a session and every later one take the same
+    single call. One run per session: a completed run (closed window) is followed by a new
+    run under the same id; a running one just receives the signal (docs/sessions.md).
+    """
+    account_id = conversation.account_id
+    return await client.start_workflow(
+        CONVERSATION_WORKFLOW,
+        conversation,
+        id=conversation_workflow_id(
+            account_id=account_id, conversation_key=conversation.conversation_key
+        ),
+        task_queue=task_queue,
+        result_type=SessionSnapshot,
+        start_signal=CUSTOMER_MESSAGE_SIGNAL,
+        start_signal_args=[message],
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        # What the Web UI lists for the run; the key's prefix tells conversations apart
+        # without a phone number.
+        static_summary=(
+            f"WhatsApp session · account {account_id} · "
+            f"customer {conversation.conversation_key[:8]}"
+        ),
+        search_attributes=TypedSearchAttributes([SearchAttributePair(ACCOUNT_ID, account_id)]),
+        rpc_timeout=rpc_timeout,
+    )
+
+
 async def ensure_search_attributes(client: Client, *, namespace: str) -> list[str]:
-    """Register the custom search attributes of SPEC §6 where missing; returns the added names."""
+    """Register the custom search attributes where missing; returns the added names."""
     registered = await _registered_search_attributes(client, namespace=namespace) or set()
     missing = {
         key.name: IndexedValueType.ValueType(key.indexed_value_type.value)

@@ -1,8 +1,8 @@
 """What the local stack starts, and with which environment: pure functions of the configuration.
 
-The service's own variables come from ``core.config.Settings`` (environment and ``.env``); the
-stack adds ``API_HOST``, ``API_PORT``, ``DATA_DIR`` and ``SANDBOX_PORT`` (``StackSettings``).
-A variable set explicitly always wins; only the ones left unset get the local defaults:
+Every variable comes from ``core.config.Settings`` (environment and ``.env``), the stack's own
+(``API_HOST``, ``API_PORT``, ``DATA_DIR``, ``SANDBOX_PORT``) included. A variable set
+explicitly always wins; only the ones left unset get the local defaults:
 
 - ``DATABASE_URL`` → the SQLite file ``DATA_DIR/sessions.db``;
 - ``WHATSAPP_API_BASE_URL`` → the stand-in Graph API on ``SANDBOX_PORT`` (*sandbox mode*, which
@@ -17,16 +17,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from temporalio.common import SearchAttributeIndexedValueType
 
 from core.config import Settings
-from workflows.names import SEARCH_ATTRIBUTES
+from core.temporal_names import SEARCH_ATTRIBUTES, web_ui_workflows_url
 
 # The repository (or site-packages) directory holding ``worker.py`` and the packages.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -54,18 +52,6 @@ _CLI_TYPE_NAMES: dict[SearchAttributeIndexedValueType, str] = {
 
 # Addresses that mean "every interface": probes and URLs use loopback instead.
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
-
-
-class StackSettings(BaseSettings):
-    """The local stack's own variables (read like ``Settings``: environment, then ``.env``)."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
-
-    # Loopback by default: the local stack runs with development placeholder secrets.
-    api_host: str = "127.0.0.1"
-    api_port: int = Field(default=8000, ge=1, le=65535)
-    data_dir: Path = Path("./data")
-    sandbox_port: int = Field(default=8081, ge=1, le=65535)
 
 
 @dataclass(frozen=True)
@@ -124,11 +110,7 @@ class StackPlan:
 
     def web_ui_workflows_url(self, query: str | None = None) -> str:
         """The Web UI's workflow list of the namespace, optionally filtered by ``query``."""
-        url = (
-            f"{self.temporal_ui_url.rstrip('/')}/namespaces/{quote(self.namespace, safe='')}"
-            "/workflows"
-        )
-        return url if query is None else f"{url}?query={quote(query, safe='')}"
+        return web_ui_workflows_url(self.temporal_ui_url, namespace=self.namespace, query=query)
 
 
 def split_address(address: str) -> Endpoint:
@@ -153,16 +135,14 @@ def redact_url(url: str) -> str:
 
 
 def build_plan(
-    settings: Settings,
-    stack: StackSettings,
-    *,
-    environ: Mapping[str, str],
-    cwd: Path | None = None,
+    settings: Settings, *, environ: Mapping[str, str], cwd: Path | None = None
 ) -> StackPlan:
-    """The plan for ``settings`` + ``stack``; ``environ`` is the base of the children's env."""
+    """The plan for ``settings``; ``environ`` is the base of the children's environment."""
     explicit = settings.model_fields_set
     data_dir = (
-        stack.data_dir if stack.data_dir.is_absolute() else (cwd or Path.cwd()) / stack.data_dir
+        settings.data_dir
+        if settings.data_dir.is_absolute()
+        else (cwd or Path.cwd()) / settings.data_dir
     )
     data_dir = data_dir.resolve()
 
@@ -171,7 +151,7 @@ def build_plan(
     sandbox = (
         None
         if "whatsapp_api_base_url" in explicit
-        else Endpoint(host="127.0.0.1", port=stack.sandbox_port)
+        else Endpoint(host="127.0.0.1", port=settings.sandbox_port)
     )
     database_url = (
         settings.database_url
@@ -189,9 +169,9 @@ def build_plan(
     env.update(
         {
             "DATA_DIR": str(data_dir),
-            "API_HOST": stack.api_host,
-            "API_PORT": str(stack.api_port),
-            "SANDBOX_PORT": str(stack.sandbox_port),
+            "API_HOST": settings.api_host,
+            "API_PORT": str(settings.api_port),
+            "SANDBOX_PORT": str(settings.sandbox_port),
             "DATABASE_URL": database_url,
             "WHATSAPP_API_BASE_URL": whatsapp_api_base_url,
             # Children run `python -m api` and `worker.py` from wherever the user stands.
@@ -206,7 +186,7 @@ def build_plan(
         temporal_ui=Endpoint(host=temporal.host, port=ui_port),
         temporal_ui_url=settings.temporal_ui_url,
         namespace=settings.temporal_namespace,
-        api=Endpoint(host=stack.api_host, port=stack.api_port),
+        api=Endpoint(host=settings.api_host, port=settings.api_port),
         sandbox=sandbox,
         database_url=database_url,
         whatsapp_api_base_url=whatsapp_api_base_url,
@@ -216,7 +196,7 @@ def build_plan(
 
 
 def search_attribute_flags() -> list[str]:
-    """``--search-attribute Name=Type`` for every attribute of SPEC §6 (from workflows.names)."""
+    """``--search-attribute Name=Type`` for every custom search attribute of the service."""
     flags: list[str] = []
     for key in SEARCH_ATTRIBUTES:
         flags += ["--search-attribute", f"{key.name}={_CLI_TYPE_NAMES[key.indexed_value_type]}"]
@@ -273,4 +253,4 @@ def api_command(python: str) -> list[str]:
 
 def load_plan() -> StackPlan:
     """The plan from the process environment and ``.env`` (pydantic ValidationError if bad)."""
-    return build_plan(Settings(), StackSettings(), environ=os.environ)
+    return build_plan(Settings(), environ=os.environ)

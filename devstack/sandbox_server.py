@@ -11,7 +11,7 @@ import logging
 
 import uvicorn
 
-from devstack.plan import StackSettings
+from core.config import get_settings
 from whatsapp.sandbox import create_sandbox_app
 
 HOST = "127.0.0.1"
@@ -20,7 +20,7 @@ HOST = "127.0.0.1"
 def main() -> None:
     """Serve until SIGTERM/SIGINT (uvicorn handles both)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    port = StackSettings().sandbox_port
+    port = get_settings().sandbox_port
     # Access logs off: the sandbox logs each recorded message itself, and the outbox is polled.
     uvicorn.run(create_sandbox_app(), host=HOST, port=port, access_log=False, log_level="info")
 

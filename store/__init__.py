@@ -1,12 +1,16 @@
 """The database layer: settings, contacts, accounts and the reminder audit trail.
 
+- ``repository``: ``Store``, the one entry point, grouping the aggregates below.
+- ``accounts``, ``settings``, ``contacts``, ``reminders``: data access by aggregate; ``reminders``
+  holds the never-duplicate protocol (claim / finish / release) and applies status webhooks
+  with the rules of ``core.delivery``.
+- ``transactions``: the plumbing they share (short read/write transactions, dialect SQL,
+  row → record).
 - ``db``: engine and sessionmaker factories (SQLite pragmas, ``BEGIN IMMEDIATE`` for writers).
 - ``types``: the timezone-aware UTC datetime column type.
 - ``models``: the SQLAlchemy ORM tables (the schema the migrations must match).
 - ``records``: frozen dataclasses the rest of the service receives; never ORM objects.
-- ``repository``: ``Store``, the keyword-only data-access API, including the never-duplicate
-  reminder protocol (claim / finish / release) and delivery-status bookkeeping.
-- ``errors``: the exceptions ``Store`` raises on purpose.
+- ``errors``: the exceptions the store raises on purpose.
 - ``migrate``: ``migrate(database_url)``, applying the Alembic migrations in ``migrations/`` at
   start-up (serialised by an advisory lock on PostgreSQL).
 

@@ -1,9 +1,9 @@
-"""Exceptions that ``store.repository.Store`` raises on purpose.
+"""Exceptions the store raises on purpose.
 
     StoreError
     ├── AccountNotFound   the account id names no account
     ├── PhoneNumberTaken  the phone_number_id already belongs to another account
-    ├── ReminderNotFound  finish_reminder was given an id that names no reminder (a LookupError)
+    ├── ReminderNotFound  Reminders.finish was given an id that names no reminder (a LookupError)
     └── InvalidCursor     a pagination cursor that this store did not produce
 
 Database failures (connection lost, constraint violated by a caller bug) are not wrapped: they

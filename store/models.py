@@ -7,6 +7,7 @@ message length, the outcome vocabulary — are ``CHECK`` constraints, not only A
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import (
@@ -23,16 +24,16 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from store.records import (
+from core.vocabulary import (
     DEFAULT_ENABLED,
     DEFAULT_EXPIRY_HOURS,
     DEFAULT_MESSAGE,
-    DELIVERY_STATUSES,
     MAX_EXPIRY_HOURS,
     MAX_MESSAGE_LENGTH,
     MIN_EXPIRY_HOURS,
     MIN_MESSAGE_LENGTH,
-    OUTCOMES,
+    STORED_OUTCOMES,
+    DeliveryStatus,
 )
 from store.types import UTCDateTime
 
@@ -47,7 +48,7 @@ NAMING_CONVENTION = {
 }
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
+def _in(column: str, values: Iterable[str]) -> str:
     quoted = ", ".join(f"'{value}'" for value in values)
     return f"{column} IN ({quoted})"
 
@@ -140,9 +141,9 @@ class ContactRow(Base):
 class ReminderRow(Base):
     __tablename__ = "reminders"
     __table_args__ = (
-        CheckConstraint(_in("outcome", OUTCOMES), name="outcome_known"),
+        CheckConstraint(_in("outcome", STORED_OUTCOMES), name="outcome_known"),
         CheckConstraint(
-            "delivery_status IS NULL OR " + _in("delivery_status", DELIVERY_STATUSES),
+            "delivery_status IS NULL OR " + _in("delivery_status", DeliveryStatus),
             name="delivery_status_known",
         ),
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),

@@ -1,58 +1,15 @@
-"""What ``Store`` hands out: frozen dataclasses, detached from any database session.
+"""What the store hands out: frozen dataclasses, detached from any database transaction.
 
-Also the vocabulary the schema enforces (reminder outcomes, delivery statuses) and the default
-session settings of SPEC §1, so that the check constraints, the defaults returned for an account
-without a settings row, and the callers all agree.
+Their field names are the ORM columns' (``store.transactions.to_record`` relies on it); the
+words they hold (outcomes, delivery statuses) are ``core.vocabulary``'s.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
 
-DEFAULT_ENABLED: Final = False
-DEFAULT_EXPIRY_HOURS: Final = 23
-DEFAULT_MESSAGE: Final = (
-    "Hi {contact_firstname}! Following up on our conversation. Still interested? Let me know! 😊"
-)
-MIN_EXPIRY_HOURS: Final = 1
-MAX_EXPIRY_HOURS: Final = 23
-MIN_MESSAGE_LENGTH: Final = 10
-MAX_MESSAGE_LENGTH: Final = 1000
-
-# Audit outcomes. ``pending`` (a worker holds the send) and ``retrying`` (the send certainly did
-# not happen; a retry may claim it again) are the two in-flight states of the idempotency record.
-OUTCOME_PENDING: Final = "pending"
-OUTCOME_RETRYING: Final = "retrying"
-OUTCOME_SENT: Final = "sent"
-OUTCOME_SKIPPED_DISABLED: Final = "skipped_disabled"
-OUTCOME_SKIPPED_WINDOW_CLOSED: Final = "skipped_window_closed"
-OUTCOME_FAILED_WINDOW_CLOSED: Final = "failed_window_closed"
-OUTCOME_FAILED: Final = "failed"
-OUTCOME_UNKNOWN: Final = "unknown"
-
-OUTCOMES: Final = (
-    OUTCOME_PENDING,
-    OUTCOME_RETRYING,
-    OUTCOME_SENT,
-    OUTCOME_SKIPPED_DISABLED,
-    OUTCOME_SKIPPED_WINDOW_CLOSED,
-    OUTCOME_FAILED_WINDOW_CLOSED,
-    OUTCOME_FAILED,
-    OUTCOME_UNKNOWN,
-)
-IN_FLIGHT_OUTCOMES: Final = frozenset({OUTCOME_PENDING, OUTCOME_RETRYING})
-FINAL_OUTCOMES: Final = frozenset(OUTCOMES) - IN_FLIGHT_OUTCOMES
-
-DELIVERY_SENT: Final = "sent"
-DELIVERY_DELIVERED: Final = "delivered"
-DELIVERY_READ: Final = "read"
-DELIVERY_FAILED: Final = "failed"
-DELIVERY_STATUSES: Final = (DELIVERY_SENT, DELIVERY_DELIVERED, DELIVERY_READ, DELIVERY_FAILED)
-
-# Meta's "more than 24 hours since the customer last replied" (SPEC §4).
-WINDOW_CLOSED_ERROR_CODE: Final = 131047
+from core.vocabulary import DeliveryStatus, ReminderOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,19 +33,6 @@ class SessionSettingsRecord:
     expiry_hours: int
     message: str
     updated_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class SettingsChange:
-    """One saved version of an account's settings (the history, newest first when listed)."""
-
-    id: int
-    account_id: str
-    changed_at: datetime
-    enabled: bool
-    expiry_hours: int
-    message: str
-    changed_by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,17 +64,23 @@ class ReminderRecord:
     conversation_key: str
     wa_id: str
     last_customer_message_at: datetime
-    outcome: str
+    outcome: ReminderOutcome
     idempotency_key: str | None
     reason: str | None
     error_code: int | None
     message_id: str | None
-    delivery_status: str | None
+    delivery_status: DeliveryStatus | None
     delivery_updated_at: datetime | None
     text: str | None
     attempts: int
     decided_at: datetime
     created_at: datetime
+
+    def __post_init__(self) -> None:
+        # The columns hold plain strings; the record speaks the vocabulary's enums.
+        object.__setattr__(self, "outcome", ReminderOutcome(self.outcome))
+        if self.delivery_status is not None:
+            object.__setattr__(self, "delivery_status", DeliveryStatus(self.delivery_status))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +94,7 @@ class ReminderContext:
 
 @dataclass(frozen=True, slots=True)
 class ReminderClaim:
-    """Result of ``Store.claim_reminder``: the idempotency record, and whether this caller may
-    send."""
+    """Result of ``Reminders.claim``: the idempotency record, and whether this caller may send."""
 
     record: ReminderRecord
     acquired: bool

@@ -10,9 +10,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core.temporal import ensure_search_attributes, venv_binary
+from core.temporal_names import SEARCH_ATTRIBUTES
 from tests.support import serve
 from whatsapp.sandbox import create_sandbox_app
-from workflows.names import SEARCH_ATTRIBUTES
 
 IN_CI = bool(os.environ.get("CI"))
 

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-import httpx
 import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
@@ -18,11 +17,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.client import Client
 
-from activities.session import SessionActivities
-from store.db import create_engine, create_sessionmaker
-from store.repository import Store
-from whatsapp.client import CloudApiClient
-from worker import build_worker
+from boot import open_resources
+from core.config import Settings
+from worker import build_activities, build_worker
 
 T = TypeVar("T")
 
@@ -98,21 +95,14 @@ async def postgres_test_database(admin_url: str, *, prefix: str) -> AsyncIterato
 
 
 @asynccontextmanager
-async def running_worker(
-    client: Client, *, database_url: str, task_queue: str, graph_url: str, api_version: str
-) -> AsyncIterator[None]:
-    """The real worker (real activities, a store on ``database_url``) sending to ``graph_url``.
+async def running_worker(client: Client, settings: Settings) -> AsyncIterator[None]:
+    """The real worker, built as ``worker.py`` builds it, polling on ``client``.
 
-    Start it after the API's start-up, which applies the migrations the store needs.
+    Its store is on ``settings.database_url`` and it sends to ``settings.whatsapp_api_base_url``.
     """
-    engine = create_engine(database_url)
-    try:
-        async with httpx.AsyncClient() as http:
-            activities = SessionActivities(
-                store=Store(create_sessionmaker(engine)),
-                whatsapp=CloudApiClient(http, base_url=graph_url, api_version=api_version),
-            )
-            async with build_worker(client, task_queue=task_queue, activities=activities):
-                yield
-    finally:
-        await engine.dispose()
+    async with open_resources(settings, temporal=client) as resources:
+        activities = build_activities(resources, settings)
+        async with build_worker(
+            client, task_queue=settings.temporal_task_queue, activities=activities
+        ):
+            yield

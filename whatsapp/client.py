@@ -4,7 +4,7 @@
 limits) and closes; this module never creates one. Every failure surfaces as one of the
 exceptions of ``whatsapp.errors``::
 
-    error answer with Graph API JSON   -> classify_error(status, error.code) (SPEC §4)
+    error answer with Graph API JSON   -> classify_error(status, error.code) (docs/sending.md)
     error answer without JSON          -> classified by HTTP status (5xx/429 retryable)
     ConnectError, ConnectTimeout,
     PoolTimeout, ProxyError            -> RetryableSendError (nothing left this process)
@@ -42,10 +42,9 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 
 @dataclass(frozen=True, slots=True)
 class SentMessage:
-    """Meta accepted the message: its wamid, and the customer's WhatsApp id as Meta resolved it."""
+    """Meta accepted the message: its wamid, which status webhooks will name."""
 
     message_id: str
-    wa_id: str | None
 
 
 class CloudApiClient:
@@ -152,10 +151,7 @@ def _sent_message(response: httpx.Response) -> SentMessage:
         raise AmbiguousSendError(
             "success answer without a message id", http_status=response.status_code
         )
-    contacts = data.get("contacts")
-    contact = contacts[0] if isinstance(contacts, list) and contacts else None
-    wa_id = contact.get("wa_id") if isinstance(contact, dict) else None
-    return SentMessage(message_id=message_id, wa_id=wa_id if isinstance(wa_id, str) else None)
+    return SentMessage(message_id=message_id)
 
 
 def _error_from_response(response: httpx.Response) -> WhatsAppError:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-WINDOW_CLOSED_CODE = 131047
+from core.vocabulary import WINDOW_CLOSED_ERROR_CODE
 
 # Meta's codes that no retry can fix: bad recipient, blocked or locked account, bad request,
 # bad token, missing permission (the whole 200–299 block is "API permission").
@@ -150,7 +150,7 @@ def classify_error(
         "error_subcode": error_subcode,
         "details": details,
     }
-    if code == WINDOW_CLOSED_CODE:
+    if code == WINDOW_CLOSED_ERROR_CODE:
         return WindowClosedError(message, **common)
     if code in RETRYABLE_CODES:
         return RetryableSendError(message, retry_after=retry_after, **common)

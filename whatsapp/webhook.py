@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeVar, cast, get_args
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -32,6 +32,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from core.vocabulary import DeliveryStatus
+
 MAX_WEBHOOK_BYTES = 3 * 1024 * 1024
 
 WHATSAPP_BUSINESS_ACCOUNT = "whatsapp_business_account"
@@ -41,8 +43,7 @@ MESSAGES_FIELD = "messages"
 # deliver to us); neither they nor ``system`` notices are written by the customer.
 NON_CUSTOMER_MESSAGE_TYPES = frozenset({"system", "unsupported", "unknown", "errors"})
 
-DeliveryStatus = Literal["sent", "delivered", "read", "failed"]
-_DELIVERY_STATUSES: frozenset[str] = frozenset(get_args(DeliveryStatus))
+_DELIVERY_STATUSES: frozenset[str] = frozenset(DeliveryStatus)
 
 # Latest instant a datetime can hold (9999-12-31T23:59:59Z); larger numbers are not timestamps.
 _MAX_UNIX_SECONDS = 253_402_300_799
@@ -308,7 +309,7 @@ class _BatchBuilder:
                 StatusUpdate(
                     phone_number_id=phone_number_id,
                     message_id=status.id,
-                    status=cast(DeliveryStatus, status.status),  # checked just above
+                    status=DeliveryStatus(status.status),  # checked just above
                     at=status.timestamp,
                     recipient_id=status.recipient_id,
                     callback_data=status.biz_opaque_callback_data,

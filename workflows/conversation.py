@@ -1,4 +1,4 @@
-"""The conversation workflow: one run per session, one reminder per silence (SPEC §3).
+"""The conversation workflow: one run per session, one reminder per silence (docs/sessions.md).
 
 A run starts with the customer's first message (signal-with-start from the webhook), keeps the
 conversation's last customer message time ``T``, and waits on a durable timer for
@@ -19,22 +19,21 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.session import SessionActivities
-    from core.session import (
+    from activities.conversation import ConversationActivities
+    from core import temporal_names as names
+    from core.contract import (
         CarriedState,
         ConversationInput,
         CustomerMessage,
         LoadSettingsRequest,
-        ReminderOutcome,
         ReminderRequest,
         ReminderResult,
         ReminderSettings,
         SessionSnapshot,
-        SessionState,
         SettingsChanged,
     )
+    from core.vocabulary import ReminderOutcome, SessionState
     from core.window import WINDOW, advance_last_message, reminder_due_at, window_closes_at
-    from workflows import names
 
 # Enough ids to absorb Meta's redeliveries of recent messages; an older duplicate can no longer
 # move T (T only moves forward), so forgetting it costs nothing but a miscount.
@@ -61,7 +60,7 @@ def _fmt(moment: datetime | None) -> str:
     return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-@workflow.defn
+@workflow.defn(name=names.CONVERSATION_WORKFLOW)
 class ConversationWorkflow:
     """One session of one conversation (business number × customer)."""
 
@@ -84,7 +83,7 @@ class ConversationWorkflow:
 
     # -- messages in ------------------------------------------------------------------------
 
-    @workflow.signal
+    @workflow.signal(name=names.CUSTOMER_MESSAGE_SIGNAL)
     def customer_message(self, message: CustomerMessage) -> None:
         """The customer wrote: dedupe by message id, move T forward, re-arm."""
         if message.message_id in self._seen_ids:
@@ -102,13 +101,13 @@ class ConversationWorkflow:
             self._last_customer_message_at = last
             self._woken = True
 
-    @workflow.signal
+    @workflow.signal(name=names.SETTINGS_CHANGED_SIGNAL)
     def settings_changed(self, change: SettingsChanged) -> None:
         """The account's settings were saved: reload them before deciding anything else."""
         self._settings_stale = True
         self._woken = True
 
-    @workflow.query
+    @workflow.query(name=names.SESSION_QUERY)
     def session(self) -> SessionSnapshot:
         """The session as this run sees it now."""
         last = self._last_customer_message_at
@@ -150,7 +149,7 @@ class ConversationWorkflow:
             if self._settings_stale or self._settings is None:
                 self._settings_stale = False
                 self._settings = await workflow.execute_local_activity_method(
-                    SessionActivities.load_settings,
+                    ConversationActivities.load_settings,
                     LoadSettingsRequest(account_id=input.account_id),
                     start_to_close_timeout=LOAD_SETTINGS_TIMEOUT,
                     retry_policy=SETTINGS_RETRY_POLICY,
@@ -170,7 +169,7 @@ class ConversationWorkflow:
                 due = reminder_due_at(last, self._settings.expiry_hours)
                 self._due_at = due
                 if now >= due:
-                    await self._decide(last, closes)
+                    await self._run_reminder_activity(last, closes)
                     continue
                 self._publish(SessionState.WAITING)
                 deadline, summary = due, "reminder due"
@@ -189,12 +188,12 @@ class ConversationWorkflow:
             except TimeoutError:
                 pass
 
-    async def _decide(self, last: datetime, closes: datetime) -> None:
-        """Run the reminder activity for the silence that began at ``last``."""
+    async def _run_reminder_activity(self, last: datetime, closes: datetime) -> None:
+        """Ask the send activity to decide (and maybe send) for the silence begun at ``last``."""
         remaining = closes - workflow.now()
         try:
             result = await workflow.execute_activity_method(
-                SessionActivities.send_reminder,
+                ConversationActivities.send_reminder,
                 ReminderRequest(
                     account_id=self._input.account_id,
                     conversation_key=self._input.conversation_key,

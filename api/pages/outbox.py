@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.deps import HttpDep, SettingsDep, require_api_token
 from api.errors import ServiceUnavailable
-from api.pages.config import PagesSettings, get_pages_settings
+from core.vocabulary import PHONE_NUMBER_ID_PATTERN
 from whatsapp.sandbox import SandboxMessage
 
 logger = logging.getLogger(__name__)
@@ -30,8 +30,6 @@ logger = logging.getLogger(__name__)
 # Hosts of Meta's real Graph API: they have no sandbox endpoints, so they are not asked.
 _META_HOSTS = frozenset({"graph.facebook.com", "graph.whatsapp.com"})
 SANDBOX_TIMEOUT_SECONDS = 5.0
-
-PagesSettingsDep = Annotated[PagesSettings, Depends(get_pages_settings)]
 
 router = APIRouter(
     prefix="/v1/sandbox",
@@ -63,14 +61,13 @@ NOT_IN_SANDBOX = "not in sandbox mode: messages go to the real WhatsApp Cloud AP
 )
 async def list_sandbox_messages(
     settings: SettingsDep,
-    pages: PagesSettingsDep,
     http: HttpDep,
     phone_number_id: Annotated[
-        str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="one business number")
+        str | None, Query(pattern=PHONE_NUMBER_ID_PATTERN, description="one business number")
     ] = None,
 ) -> OutboxList:
     """Messages the stand-in Graph API recorded (sandbox mode only), newest first."""
-    base = (pages.sandbox_url or settings.whatsapp_api_base_url).rstrip("/")
+    base = (settings.sandbox_url or settings.whatsapp_api_base_url).rstrip("/")
     if urlsplit(base).hostname in _META_HOSTS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=NOT_IN_SANDBOX)
     params = {} if phone_number_id is None else {"phone_number_id": phone_number_id}

@@ -20,15 +20,15 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from api.deps import ACCOUNT_ID_PATTERN
 from api.pages import outbox
 from core.merge_fields import MERGE_FIELDS, SAMPLE_VALUES
-from core.session import SessionState
-from store.records import (
+from core.vocabulary import (
+    ACCOUNT_ID_PATTERN,
     MAX_EXPIRY_HOURS,
     MAX_MESSAGE_LENGTH,
     MIN_EXPIRY_HOURS,
     MIN_MESSAGE_LENGTH,
+    SessionState,
 )
 
 HERE = Path(__file__).parent

@@ -33,10 +33,10 @@ async def put_account(
 ) -> AccountOut:
     """Create (201) or update (200) an account; the access token is write-only."""
     token = None if body.access_token is None else body.access_token.get_secret_value()
-    if token is None and await store.get_account(account_id=account_id) is None:
+    if token is None and await store.accounts.get(account_id=account_id) is None:
         raise _token_required()
     try:
-        account, created = await store.upsert_account(
+        account, created = await store.accounts.upsert(
             account_id=account_id,
             company_name=body.company_name,
             phone_number_id=body.phone_number_id,
@@ -87,7 +87,7 @@ async def put_contact(
         wa_id=wa_id,
     )
     try:
-        contact, created = await store.upsert_contact(
+        contact, created = await store.contacts.upsert(
             account_id=account.account_id,
             wa_id=wa_id,
             conversation_key=key,

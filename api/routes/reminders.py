@@ -12,10 +12,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import WA_ID_PATTERN, AccountDep, StoreDep
+from api.deps import AccountDep, StoreDep
 from api.schemas import ReminderList, ReminderOut
+from core.vocabulary import DECISIONS, WA_ID_PATTERN
 from store.errors import InvalidCursor
-from store.records import IN_FLIGHT_OUTCOMES
 
 router = APIRouter(prefix="/accounts/{account_id}/reminders", tags=["reminders"])
 
@@ -42,7 +42,7 @@ async def list_reminders(
     for _ in range(MAX_PAGE_READS):
         try:
             # Whole store pages are consumed, so the store's cursor stays exact.
-            page = await store.list_reminders(
+            page = await store.reminders.page(
                 account_id=account.account_id,
                 limit=limit - len(items),
                 cursor=next_cursor,
@@ -52,7 +52,7 @@ async def list_reminders(
             raise HTTPException(
                 status.HTTP_400_BAD_REQUEST, detail="invalid pagination cursor"
             ) from None
-        items += [ReminderOut.of(r) for r in page.items if r.outcome not in IN_FLIGHT_OUTCOMES]
+        items += [ReminderOut.of(r) for r in page.items if r.outcome in DECISIONS]
         next_cursor = page.next_cursor
         if next_cursor is None or len(items) >= limit:
             break

@@ -1,6 +1,6 @@
 """Sessions of an account, read from Temporal: the list from visibility, one live by query.
 
-Each workflow run is one session (SPEC §3 rule 9). The list reads the run's search attributes
+Each workflow run is one session (docs/sessions.md). The list reads the run's search attributes
 (``SessionState``, ``LastCustomerMessageAt``, ``ReminderDueAt``, ``WindowClosesAt``), maps each
 conversation key back to the customer's number through the stored contacts, and takes the
 reminder outcome from the audit trail (the conversation's newest record, if it was decided
@@ -14,7 +14,6 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, status
 from temporalio.client import (
@@ -27,15 +26,15 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.broadcast import account_query, quote_keyword
 from api.deps import AccountDep, SettingsDep, StoreDep, TemporalDep, WaIdPath
 from api.errors import temporal_call
 from api.schemas import SessionList, SessionOut
+from core import temporal_names as names
+from core import visibility
 from core.config import Settings
 from core.conversation_key import conversation_key
-from core.session import SessionState
-from store.records import IN_FLIGHT_OUTCOMES, ReminderRecord
-from workflows import names
+from core.vocabulary import DECISIONS, SessionState
+from store.records import ReminderRecord
 from workflows.conversation import ConversationWorkflow
 
 logger = logging.getLogger(__name__)
@@ -48,27 +47,9 @@ _STATES = frozenset(state.value for state in SessionState)
 QUERY_TIMEOUT = timedelta(seconds=3)
 
 
-def temporal_ui_url(settings: Settings, *, namespace: str, workflow_id: str, run_id: str) -> str:
-    """Where the Temporal Web UI shows this run's history."""
-    base = settings.temporal_ui_url.rstrip("/")
-    return (
-        f"{base}/namespaces/{quote(namespace, safe='')}/workflows/"
-        f"{quote(workflow_id, safe='')}/{quote(run_id, safe='')}/history"
-    )
-
-
-def _key_of(workflow_id: str, account_id: str) -> str | None:
-    prefix = names.conversation_workflow_id(account_id=account_id, conversation_key="")
-    return workflow_id[len(prefix) :] if workflow_id.startswith(prefix) else None
-
-
-def _state_filter(state: SessionState) -> str:
-    if state is SessionState.EXPIRED:
-        # A run that ended any other way (terminated, timed out) is over all the same.
-        return f' AND ({names.SESSION_STATE.name} = "expired" OR ExecutionStatus != "Running")'
-    return (
-        f" AND {names.SESSION_STATE.name} = {quote_keyword(state.value)}"
-        ' AND ExecutionStatus = "Running"'
+def _ui_url(settings: Settings, *, namespace: str, workflow_id: str, run_id: str) -> str:
+    return names.web_ui_url(
+        settings.temporal_ui_url, namespace=namespace, workflow_id=workflow_id, run_id=run_id
     )
 
 
@@ -76,7 +57,7 @@ def _outcome_for_run(
     record: ReminderRecord | None, *, started: datetime, closed: datetime | None
 ) -> str | None:
     """The audit record's outcome if it was decided during this run (and is a decision)."""
-    if record is None or record.outcome in IN_FLIGHT_OUTCOMES:
+    if record is None or record.outcome not in DECISIONS:
         return None
     if record.decided_at < started or (closed is not None and record.decided_at > closed):
         return None
@@ -133,19 +114,22 @@ async def list_sessions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> SessionList:
     """Sessions (one per workflow run) with state, T, due time, window close and outcome."""
-    query = account_query(account.account_id)
-    if state is not None:
-        query += _state_filter(state)
+    query = (
+        visibility.account_runs(account.account_id)
+        if state is None
+        else visibility.sessions_in_state(state, account_id=account.account_id)
+    )
     executions = await _list(temporal, query, limit)
     keys = {
         execution.id: key
         for execution in executions
-        if (key := _key_of(execution.id, account.account_id)) is not None
+        if (key := names.conversation_key_of(execution.id, account_id=account.account_id))
+        is not None
     }
-    contacts = await store.get_contacts_by_keys(
+    contacts = await store.contacts.by_keys(
         account_id=account.account_id, conversation_keys=sorted(set(keys.values()))
     )
-    records: Mapping[str, ReminderRecord] = await store.latest_reminders_by_key(
+    records: Mapping[str, ReminderRecord] = await store.reminders.latest_by_key(
         account_id=account.account_id, conversation_keys=sorted(set(keys.values()))
     )
     items = []
@@ -160,7 +144,7 @@ async def list_sessions(
                 wa_id=None if contact is None else contact.wa_id,
                 key=key,
                 record=records.get(key),
-                ui_url=temporal_ui_url(
+                ui_url=_ui_url(
                     settings,
                     namespace=temporal.namespace,
                     workflow_id=execution.id,
@@ -214,7 +198,7 @@ async def get_session(
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, detail="no session for this customer"
             ) from None
-    ui_url = temporal_ui_url(
+    ui_url = _ui_url(
         settings,
         namespace=temporal.namespace,
         workflow_id=workflow_id,
@@ -250,7 +234,7 @@ async def get_session(
                 running=True,
                 live=True,
             )
-    records = await store.latest_reminders_by_key(
+    records = await store.reminders.latest_by_key(
         account_id=account.account_id, conversation_keys=[key]
     )
     return _from_attributes(

@@ -1,4 +1,4 @@
-"""Session settings of an account: read, save (and broadcast), preview (SPEC §1, §3 rule 8)."""
+"""Session settings of an account: read, save (and broadcast), preview (docs/sessions.md)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ from core.merge_fields import (
     render,
     validate_template,
 )
+from core.vocabulary import MAX_MESSAGE_LENGTH, MIN_MESSAGE_LENGTH
 from store.errors import AccountNotFound
-from store.records import MAX_MESSAGE_LENGTH, MIN_MESSAGE_LENGTH
 
 router = APIRouter(prefix="/accounts/{account_id}/session-settings", tags=["session settings"])
 
@@ -39,7 +39,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 @router.get("", response_model=SessionSettingsOut, responses=_NOT_FOUND)
 async def get_session_settings(account: AccountDep, store: StoreDep) -> SessionSettingsOut:
     """The account's reminder settings (the defaults until first saved)."""
-    record = await store.get_session_settings(account_id=account.account_id)
+    record = await store.settings.get(account_id=account.account_id)
     return SessionSettingsOut.of(record)
 
 
@@ -66,9 +66,9 @@ async def put_session_settings(
                 ("body", "message"), "message is required when reminders are enabled", "missing"
             )
         # Disabling without a message keeps the saved one (the column is never empty).
-        message = (await store.get_session_settings(account_id=account.account_id)).message
+        message = (await store.settings.get(account_id=account.account_id)).message
     try:
-        record = await store.save_session_settings(
+        record = await store.settings.save(
             account_id=account.account_id,
             enabled=body.enabled,
             expiry_hours=body.expiry_hours,
@@ -77,11 +77,8 @@ async def put_session_settings(
         )
     except AccountNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="account not found") from None
-    assert record.updated_at is not None  # just saved
     try:
-        result = await broadcast_settings_changed(
-            resources.temporal, account_id=account.account_id, changed_at=record.updated_at
-        )
+        result = await broadcast_settings_changed(resources.temporal, account_id=account.account_id)
     except ServiceUnavailable as err:
         # Saved, but waiting sessions would not see the change before their timer fires; PUT
         # is idempotent, so saving again is the retry.
@@ -106,7 +103,7 @@ async def preview_message(account: AccountDep, body: PreviewIn, store: StoreDep)
     """Render a message for a sample contact, an ad-hoc contact or a stored one."""
     template = body.message
     if template is None:
-        template = (await store.get_session_settings(account_id=account.account_id)).message
+        template = (await store.settings.get(account_id=account.account_id)).message
     try:
         validate_template(template)
     except UnknownMergeField as err:
@@ -124,7 +121,7 @@ async def _preview_values(
     company_name: str, account_id: str, body: PreviewIn, store: StoreDep
 ) -> MergeValues:
     if body.wa_id is not None:
-        contact = await store.get_contact(account_id=account_id, wa_id=body.wa_id)
+        contact = await store.contacts.get(account_id=account_id, wa_id=body.wa_id)
         if contact is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="contact not found")
         try:

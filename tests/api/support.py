@@ -5,15 +5,12 @@ from __future__ import annotations
 import copy
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests.meta_samples import sample_json
 from whatsapp.signature import SIGNATURE_HEADER, sign
-
-# The repository's sibling ``shared/`` directory holds Meta's documented payload samples.
-SAMPLES_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "meta-webhooks"
 
 API_TOKEN = "test-api-token"
 APP_SECRET = "test-app-secret"
@@ -25,8 +22,7 @@ AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 def sample(name: str, *, phone_number_id: str) -> dict[str, Any]:
     """A sample payload whose every ``metadata.phone_number_id`` is ``phone_number_id``."""
-    payload: dict[str, Any] = json.loads((SAMPLES_DIR / name).read_text())
-    payload = copy.deepcopy(payload)
+    payload: dict[str, Any] = copy.deepcopy(sample_json(name))
     for entry in payload["entry"]:
         for change in entry["changes"]:
             change["value"]["metadata"]["phone_number_id"] = phone_number_id

@@ -97,7 +97,7 @@ async def test_put_creates_then_updates(client: httpx.AsyncClient, store: Store)
     assert updated.status_code == 200
     assert updated.json()["company_name"] == "Acme GmbH"
     assert_no_secret(updated)
-    stored = await store.get_account(account_id=account_id)
+    stored = await store.accounts.get(account_id=account_id)
     assert stored is not None and stored.access_token == TOKEN
 
     fetched = await client.get(f"/v1/accounts/{account_id}")
@@ -115,7 +115,7 @@ async def test_token_rotation(client: httpx.AsyncClient, store: Store) -> None:
     )
     assert rotated.status_code == 200
     assert "EAAG" not in rotated.text
-    stored = await store.get_account(account_id=account_id)
+    stored = await store.accounts.get(account_id=account_id)
     assert stored is not None and stored.access_token == "EAAG-rotated"
 
 
@@ -202,7 +202,7 @@ async def test_put_contact_creates_then_replaces(
         "email": None,
         "profile_name": None,
     }
-    contact = await store.get_contact(account_id=seeded.account_id, wa_id="16505551234")
+    contact = await store.contacts.get(account_id=seeded.account_id, wa_id="16505551234")
     assert contact is not None and contact.first_name == "Johnny"
     assert "EAAG" not in created.text + replaced.text
 

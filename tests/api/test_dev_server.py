@@ -19,18 +19,19 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api import broadcast
+from core import temporal_names as names
 from core.conversation_key import conversation_key
+from core.vocabulary import ReminderOutcome
 from store.repository import Store
 from tests.api.conftest import Seeded, asgi_client, build_app, make_settings
 from tests.api.support import KEY_SECRET, post_webhook, recent, sample
 from tests.api.test_sessions import never_called, reminders_disabled
 from tests.support import eventually
-from workflows import names
 from workflows.conversation import ConversationWorkflow
 
 pytestmark = pytest.mark.devserver
 
-CUSTOMERS = ("16505551234", "447700900123", "5511987654321")  # senders of the batch sample
+CUSTOMERS = ("15553827461", "447700900461", "5521987650123")  # senders of the batch sample
 GOOD = {"enabled": True, "expiry_hours": 3, "message": "Hi {contact_firstname}, still there?"}
 
 
@@ -57,7 +58,7 @@ async def dev_client(dev_app: tuple[FastAPI, str]) -> AsyncIterator[httpx.AsyncC
 
 async def other_account(store: Store) -> Seeded:
     suffix = uuid.uuid4().hex[:10]
-    account, _ = await store.upsert_account(
+    account, _ = await store.accounts.upsert(
         account_id=f"other-{suffix}",
         company_name="Other",
         phone_number_id=str(int(suffix, 16) + 1),
@@ -92,12 +93,12 @@ async def test_sessions_list_from_visibility(
     )
     assert (await post_webhook(dev_client, payload)).status_code == 200
     key = conversation_key(secret=KEY_SECRET, account_id=seeded.account_id, wa_id=CUSTOMERS[0])
-    await store.record_decision(
+    await store.reminders.record_decision(
         account_id=seeded.account_id,
         conversation_key=key,
         wa_id=CUSTOMERS[0],
         last_customer_message_at=datetime.now(UTC),
-        outcome="skipped_window_closed",
+        outcome=ReminderOutcome.SKIPPED_WINDOW_CLOSED,
         reason="window closed",
     )
 
@@ -175,9 +176,3 @@ async def test_fallback_signals_each_session(
     assert response.json()["broadcast"] == {"method": "list", "signalled": 3, "job_id": None}
     for wa_id in CUSTOMERS:
         assert await settings_signals(dev_env.client, workflow_id(seeded, wa_id)) == 1
-
-
-def test_account_query_is_escaped() -> None:
-    assert broadcast.account_query('a"b\\c', running_only=True) == (
-        'AccountId = "a\\"b\\\\c" AND ExecutionStatus = "Running"'
-    )

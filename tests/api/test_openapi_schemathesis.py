@@ -68,7 +68,7 @@ def flatmap_path_parameters(
 
 @pytest.fixture
 async def seeded_account(store: Store) -> None:
-    await store.upsert_account(
+    await store.accounts.upsert(
         account_id=ACCOUNT_ID,
         company_name="Schemathesis Inc.",
         phone_number_id=PHONE_NUMBER_ID,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from core.vocabulary import ReminderOutcome
 from store.repository import Store
 from tests.api.conftest import Seeded
 
@@ -14,12 +15,12 @@ T = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 async def seed(store: Store, seeded: Seeded, n: int, *, wa_id: str = "16505551234") -> None:
     for i in range(n):
-        await store.record_decision(
+        await store.reminders.record_decision(
             account_id=seeded.account_id,
             conversation_key=f"key-{wa_id}",
             wa_id=wa_id,
             last_customer_message_at=T + timedelta(minutes=i),
-            outcome="skipped_disabled",
+            outcome=ReminderOutcome.SKIPPED_DISABLED,
             reason=f"decision {i}",
         )
 
@@ -67,7 +68,7 @@ async def test_in_flight_records_are_not_listed(
     client: httpx.AsyncClient, seeded: Seeded, store: Store
 ) -> None:
     await seed(store, seeded, 1)
-    claim = await store.claim_reminder(
+    claim = await store.reminders.claim(
         account_id=seeded.account_id,
         conversation_key="key-x",
         wa_id="447700900123",
@@ -83,8 +84,8 @@ async def test_in_flight_records_are_not_listed(
     assert [item["wa_id"] for item in second["items"]] == ["16505551234"]
     assert second["next"] is None
 
-    await store.finish_reminder(
-        reminder_id=claim.record.reminder_id, outcome="sent", message_id="wamid.X"
+    await store.reminders.finish(
+        reminder_id=claim.record.reminder_id, outcome=ReminderOutcome.SENT, message_id="wamid.X"
     )
     items = (await client.get(path(seeded))).json()["items"]
     assert items[0]["outcome"] == "sent"

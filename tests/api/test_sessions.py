@@ -12,13 +12,13 @@ from temporalio.worker import Worker
 
 from api.routes import sessions
 from core.config import Settings
-from core.session import LoadSettingsRequest, ReminderRequest, ReminderResult, ReminderSettings
+from core.contract import LoadSettingsRequest, ReminderRequest, ReminderResult, ReminderSettings
 from tests.api.conftest import Seeded
 from tests.api.support import post_webhook, sample
 from tests.support import eventually
 from workflows.conversation import ConversationWorkflow
 
-WA_ID = "16505551234"  # the sender of message-text.json
+WA_ID = "15553827461"  # the sender of message-text.json
 
 
 @activity.defn(name="load_settings")

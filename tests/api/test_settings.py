@@ -9,9 +9,10 @@ import pytest
 from temporalio.client import Client
 
 from core.config import Settings
-from store.records import DEFAULT_MESSAGE
+from core.vocabulary import DEFAULT_MESSAGE
 from store.repository import Store
 from tests.api.conftest import Seeded, asgi_client, build_app
+from tests.store_reads import settings_history
 
 GOOD = "Hi {contact_firstname}! {company_name} here. Still interested?"
 
@@ -45,7 +46,7 @@ async def test_save_answers_the_confirmation(
 
     fetched = (await client.get(path(seeded))).json()
     assert {k: fetched[k] for k in body} == body
-    [change] = await store.list_settings_changes(account_id=seeded.account_id)
+    [change] = await settings_history(store, seeded.account_id)
     assert (change.enabled, change.expiry_hours, change.message) == (True, 4, GOOD)
 
 
@@ -213,7 +214,7 @@ async def test_preview_of_a_draft_for_an_ad_hoc_contact(
 async def test_preview_for_a_stored_contact(
     client: httpx.AsyncClient, seeded: Seeded, store: Store
 ) -> None:
-    await store.record_profile_name(
+    await store.contacts.ensure_sender(
         account_id=seeded.account_id,
         wa_id="447700900123",
         conversation_key="k",

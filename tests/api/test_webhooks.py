@@ -13,14 +13,16 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from core import temporal_names as names
 from core.config import Settings
 from core.conversation_key import conversation_key
+from core.vocabulary import ReminderOutcome
 from store.db import create_engine, create_sessionmaker
 from store.repository import Store
 from tests.api.conftest import Seeded, asgi_client, build_app
 from tests.api.support import KEY_SECRET, VERIFY_TOKEN, post_webhook, sample, signed_headers
+from tests.store_reads import reminder_by_id
 from whatsapp.webhook import MAX_WEBHOOK_BYTES
-from workflows import names
 
 
 def workflow_id(seeded: Seeded, wa_id: str) -> str:
@@ -176,9 +178,9 @@ async def test_batch_starts_one_workflow_per_conversation(
         "unknown_account_items": 0,
     }
     for wa_id, profile in [
-        ("16505551234", "Sheena Nelson"),
-        ("447700900123", "Omar Haddad"),
-        ("5511987654321", "Ana Lima"),
+        ("15553827461", "Priya Raman"),
+        ("447700900461", "Tom Whitfield"),
+        ("5521987650123", "Larissa Costa"),
     ]:
         handle = ts_env.client.get_workflow_handle(workflow_id(seeded, wa_id))
         description = await handle.describe()
@@ -186,7 +188,7 @@ async def test_batch_starts_one_workflow_per_conversation(
         assert description.typed_search_attributes.get(names.ACCOUNT_ID) == seeded.account_id
         # (The time-skipping server drops static summaries; test_dev_server.py checks them.)
         assert wa_id not in description.id
-        contact = await store.get_contact(account_id=seeded.account_id, wa_id=wa_id)
+        contact = await store.contacts.get(account_id=seeded.account_id, wa_id=wa_id)
         assert contact is not None and contact.profile_name == profile
 
 
@@ -252,15 +254,19 @@ async def test_statuses_update_the_delivery_state(
 ) -> None:
     wa_id = "16505551234"
     key = conversation_key(secret=KEY_SECRET, account_id=seeded.account_id, wa_id=wa_id)
-    claim = await store.claim_reminder(
+    claim = await store.reminders.claim(
         account_id=seeded.account_id,
         conversation_key=key,
         wa_id=wa_id,
-        last_customer_message_at=(await store.get_account(account_id=seeded.account_id)).created_at,  # type: ignore[union-attr]
+        last_customer_message_at=(
+            await store.accounts.get(account_id=seeded.account_id)
+        ).created_at,  # type: ignore[union-attr]
         text="Hi John!",
     )
     reminder_id = claim.record.reminder_id
-    await store.finish_reminder(reminder_id=reminder_id, outcome="sent", message_id="wamid.R1")
+    await store.reminders.finish(
+        reminder_id=reminder_id, outcome=ReminderOutcome.SENT, message_id="wamid.R1"
+    )
 
     def status(name: str) -> dict[str, object]:
         payload = sample(name, phone_number_id=seeded.phone_number_id)
@@ -278,7 +284,7 @@ async def test_statuses_update_the_delivery_state(
         response = await post_webhook(anon, status(name))
         assert response.status_code == 200, response.text
         assert response.json()["statuses"] == 1
-        record = await store.get_reminder(reminder_id=reminder_id)
+        record = await reminder_by_id(store, reminder_id)
         assert record is not None and record.delivery_status == expected
 
     metrics = (await anon.get("/metrics")).text
@@ -290,15 +296,17 @@ async def test_asynchronous_131047_is_recorded(
 ) -> None:
     wa_id = "16505551234"
     key = conversation_key(secret=KEY_SECRET, account_id=seeded.account_id, wa_id=wa_id)
-    claim = await store.claim_reminder(
+    claim = await store.reminders.claim(
         account_id=seeded.account_id,
         conversation_key=key,
         wa_id=wa_id,
         last_customer_message_at=seeded.account.created_at,
         text="Hi John!",
     )
-    await store.finish_reminder(
-        reminder_id=claim.record.reminder_id, outcome="sent", message_id="wamid.F1"
+    await store.reminders.finish(
+        reminder_id=claim.record.reminder_id,
+        outcome=ReminderOutcome.SENT,
+        message_id="wamid.F1",
     )
     payload = sample("status-failed-131047.json", phone_number_id=seeded.phone_number_id)
     item = payload["entry"][0]["changes"][0]["value"]["statuses"][0]
@@ -306,7 +314,7 @@ async def test_asynchronous_131047_is_recorded(
     item["biz_opaque_callback_data"] = claim.record.reminder_id
     response = await post_webhook(anon, payload)
     assert response.status_code == 200
-    record = await store.get_reminder(reminder_id=claim.record.reminder_id)
+    record = await reminder_by_id(store, claim.record.reminder_id)
     assert record is not None
     assert (record.delivery_status, record.outcome, record.error_code) == (
         "failed",
@@ -376,7 +384,7 @@ async def test_temporal_down_is_503_and_a_retry_succeeds(
     async with asgi_client(up, auth=False) as client:
         response = await post_webhook(client, payload)
         assert response.status_code == 200
-    for wa_id in ("16505551234", "447700900123", "5511987654321"):
+    for wa_id in ("15553827461", "447700900461", "5521987650123"):
         assert await workflow_exists(ts_env.client, workflow_id(seeded, wa_id))
 
 

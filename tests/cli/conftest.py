@@ -112,10 +112,6 @@ async def dev_cli(
     settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'cli-dev.db'}", dev_env)
     async for runner in _serve_cli(settings):
         async with running_worker(
-            dev_env.client,
-            database_url=settings.database_url,
-            task_queue=settings.temporal_task_queue,
-            graph_url=graph_sandbox,
-            api_version=settings.whatsapp_api_version,
+            dev_env.client, settings.model_copy(update={"whatsapp_api_base_url": graph_sandbox})
         ):
             yield runner

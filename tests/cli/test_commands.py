@@ -8,13 +8,14 @@ import httpx
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from core import temporal_names as names
 from core.config import Settings
 from core.conversation_key import conversation_key
+from core.vocabulary import ReminderOutcome
 from store.db import create_engine, create_sessionmaker
 from store.repository import Store
 from tests.cli.conftest import KEY_SECRET, UI_URL, Cli, unique_account
 from tests.support import eventually, free_port
-from workflows import names
 
 CUSTOMER = "15551234567"
 
@@ -149,7 +150,7 @@ async def test_simulate_starts_the_conversation_workflow(
     # The profile name reached the contact the API stores for merge fields.
     engine = create_engine(settings.database_url)
     try:
-        contact = await Store(create_sessionmaker(engine)).get_contact(
+        contact = await Store(create_sessionmaker(engine)).contacts.get(
             account_id=cli.account, wa_id=CUSTOMER
         )
     finally:
@@ -210,14 +211,14 @@ async def test_reminders_audit_trail(cli: Cli, settings: Settings) -> None:
 
     engine = create_engine(settings.database_url)
     try:
-        await Store(create_sessionmaker(engine)).record_decision(
+        await Store(create_sessionmaker(engine)).reminders.record_decision(
             account_id=cli.account,
             conversation_key=conversation_key(
                 secret=KEY_SECRET, account_id=cli.account, wa_id=CUSTOMER
             ),
             wa_id=CUSTOMER,
             last_customer_message_at=datetime.now(UTC) - timedelta(hours=2),
-            outcome="skipped_disabled",
+            outcome=ReminderOutcome.SKIPPED_DISABLED,
             reason="reminders are disabled",
         )
     finally:

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from core.config import Settings
-from workflows.names import SEARCH_ATTRIBUTES
+from core.temporal_names import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -376,7 +376,18 @@ def test_dockerfile_cmd_runs_the_api() -> None:
 def test_dockerfile_copies_what_the_commands_need() -> None:
     copies = [rest.split() for keyword, rest in _dockerfile() if keyword == "COPY"]
     sources = {word for words in copies for word in words[:-1] if not word.startswith("--")}
-    for needed in ("pyproject.toml", "api", "worker.py", "core", "store", "whatsapp"):
+    # Everything `python -m api` and `python worker.py` import, directly or not.
+    for needed in (
+        "pyproject.toml",
+        "api",
+        "worker.py",
+        "boot.py",
+        "core",
+        "store",
+        "whatsapp",
+        "workflows",
+        "activities",
+    ):
         assert needed in sources or f"./{needed}" in sources, needed
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".env" in ignored  # local secrets never reach the build context

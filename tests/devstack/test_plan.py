@@ -5,25 +5,22 @@ No process is started here; ``test_stack.py`` runs the real thing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from core.config import Settings
-from core.session import SessionState
+from core.temporal_names import SEARCH_ATTRIBUTES
 from devstack import queries
 from devstack.banner import banner_lines
 from devstack.plan import (
     StackPlan,
-    StackSettings,
     build_plan,
     load_plan,
     search_attribute_flags,
     split_address,
     temporal_command,
 )
-from workflows.names import SEARCH_ATTRIBUTES
 
 BINARY = Path("/opt/bin/temporal")
 
@@ -31,9 +28,8 @@ BINARY = Path("/opt/bin/temporal")
 def plan_for(tmp_path: Path, **explicit: str) -> StackPlan:
     """A plan whose only explicitly set service variables are ``explicit``."""
     # model_construct marks exactly the given fields as set, like variables from the environment.
-    settings = Settings.model_construct(**explicit)  # type: ignore[arg-type]
-    stack = StackSettings.model_construct(data_dir=tmp_path / "data")
-    return build_plan(settings, stack, environ={"PATH": "/usr/bin", "KEEP": "me"})
+    settings = Settings.model_construct(data_dir=tmp_path / "data", **explicit)  # type: ignore[arg-type]
+    return build_plan(settings, environ={"PATH": "/usr/bin", "KEEP": "me"})
 
 
 def flag_values(command: list[str], flag: str) -> list[str]:
@@ -111,7 +107,7 @@ def test_explicit_variables_win_over_sandbox_defaults(tmp_path: Path) -> None:
 @pytest.fixture
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No service variable in the environment, and a working directory without ``.env``."""
-    for name in (*Settings.model_fields, *StackSettings.model_fields):
+    for name in Settings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -160,28 +156,9 @@ def test_banner_names_every_url(tmp_path: Path) -> None:
         assert expected in banner
 
 
-def test_visibility_queries() -> None:
-    now = datetime(2025, 6, 1, 12, 0, 30, tzinfo=UTC)
-    assert queries.DEMO_ACCOUNT_SESSIONS == 'AccountId = "demo" AND ExecutionStatus = "Running"'
-    assert queries.reminders_due_in_next_hour(now=now) == (
-        'SessionState = "waiting" AND ReminderDueAt < "2025-06-01T13:00:30Z"'
-        ' AND ExecutionStatus = "Running"'
-    )
-    assert queries.sessions_in_state(SessionState.PAUSED, account_id="acme") == (
-        'AccountId = "acme" AND SessionState = "paused" AND ExecutionStatus = "Running"'
-    )
-    assert queries.windows_closing_within(timedelta(minutes=30), now=now) == (
-        'WindowClosesAt < "2025-06-01T12:30:30Z" AND ExecutionStatus = "Running"'
-    )
-    assert queries.quote_value('a"b\\c') == '"a\\"b\\\\c"'
-    with pytest.raises(ValueError):
-        queries.timestamp(datetime(2025, 6, 1))  # naive on purpose
-
-
 def test_banner_cli_commands_follow_the_ports(tmp_path: Path) -> None:
-    settings = Settings.model_construct()
-    stack = StackSettings.model_construct(data_dir=tmp_path, api_port=9000, sandbox_port=9081)
-    banner = "\n".join(banner_lines(build_plan(settings, stack, environ={})))
+    settings = Settings.model_construct(data_dir=tmp_path, api_port=9000, sandbox_port=9081)
+    banner = "\n".join(banner_lines(build_plan(settings, environ={})))
     assert (
         "wa-sessions --api-url http://localhost:9000 simulate --from 15551234567 --text hi"
         " --ago 59m"

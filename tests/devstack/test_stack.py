@@ -36,10 +36,9 @@ from devstack.plan import (
     DEMO_COMPANY_NAME,
     DEMO_PHONE_NUMBER_ID,
     PID_FILE,
-    StackSettings,
 )
+from tests.meta_samples import sample_json
 from tests.support import eventually, free_port
-from tests.whatsapp.meta_samples import sample_json
 from whatsapp.signature import SIGNATURE_HEADER, sign
 
 pytestmark = pytest.mark.devserver
@@ -144,7 +143,7 @@ class Stack:
 
 def stack_environment(data_dir: Path, ports: Ports) -> dict[str, str]:
     # Nothing from the outer environment may pick real mode, another database or other ports.
-    ours = {name.upper() for name in (*Settings.model_fields, *StackSettings.model_fields)}
+    ours = {name.upper() for name in Settings.model_fields}
     env = {name: value for name, value in os.environ.items() if name not in ours}
     pythonpath = [str(ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env.update(

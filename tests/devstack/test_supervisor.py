@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from core.config import Settings
-from devstack.plan import PID_FILE, StackSettings, build_plan
+from devstack.plan import PID_FILE, build_plan
 from devstack.supervisor import StartupError, Supervisor, check_previous_stack, describe_exit
 from tests.support import free_port
 
@@ -87,11 +87,11 @@ async def test_busy_port_stops_before_starting_anything(
         settings = Settings.model_construct(
             temporal_address=f"127.0.0.1:{free_port()}",
             temporal_ui_url=f"http://localhost:{free_port()}",
+            data_dir=tmp_path,
+            api_port=api_port,
+            sandbox_port=free_port(),
         )
-        stack = StackSettings.model_construct(
-            data_dir=tmp_path, api_port=api_port, sandbox_port=free_port()
-        )
-        supervisor = Supervisor(build_plan(settings, stack, environ={}))
+        supervisor = Supervisor(build_plan(settings, environ={}))
         with caplog.at_level("ERROR", logger="devstack"):
             assert await asyncio.wait_for(supervisor.run(), 10) == 1
     assert supervisor.children == []

@@ -4,8 +4,8 @@ record, a worker that can be stopped and started again, and database outages.
 ``open_stack`` wires the real pieces together on loopback: the stand-in Graph API
 (``whatsapp.sandbox``) served by uvicorn, the API (``api.app.create_app`` with its own lifespan:
 migrations, Temporal client, engine) served by uvicorn, and the real worker
-(``worker.build_worker`` with ``SessionActivities`` over its own ``Store`` and a
-``CloudApiClient`` aimed at the stand-in). Tests talk to all of it over HTTP only; the Temporal
+(``boot.open_resources``, ``worker.build_activities`` and ``worker.build_worker``, sending to
+the stand-in). Tests talk to all of it over HTTP only; the Temporal
 client is there for cross-checks against the server itself.
 """
 
@@ -35,18 +35,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.session import SessionActivities
 from api.app import create_app
-from api.deps import Resources
+from boot import Resources, open_resources
 from core.config import Settings
-from store.db import create_engine, create_sessionmaker
+from store.db import create_sessionmaker
 from store.repository import Store
+from tests.meta_samples import sample_json
 from tests.support import serve
-from tests.whatsapp.meta_samples import sample_json
-from whatsapp.client import CloudApiClient
 from whatsapp.sandbox import create_sandbox_app
 from whatsapp.signature import SIGNATURE_HEADER, sign
-from worker import build_worker
+from worker import build_activities, build_worker
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -98,7 +96,7 @@ def message_webhook(
     profile_name: str = PROFILE_NAME,
     message_ids: list[str] | None = None,
 ) -> Json:
-    """Meta's text-message webhook (fixtures/meta-webhooks/message-text.json) carrying one text
+    """Meta's text-message webhook (tests/fixtures/meta/message-text.json) carrying one text
     message per ``(wa_id, timestamp)``, all in one ``value`` as Meta batches them."""
     payload: Json = copy.deepcopy(sample_json("message-text.json"))
     value = payload["entry"][0]["changes"][0]["value"]
@@ -123,7 +121,7 @@ def status_webhook(
     timestamp: int,
     callback_data: str | None,
 ) -> Json:
-    """Meta's status webhook (fixtures/meta-webhooks/status-delivered.json) for one message."""
+    """Meta's status webhook (tests/fixtures/meta/status-delivered.json) for one message."""
     payload: Json = copy.deepcopy(sample_json("status-delivered.json"))
     value = payload["entry"][0]["changes"][0]["value"]
     value["metadata"]["phone_number_id"] = phone_number_id
@@ -367,20 +365,11 @@ async def open_stack(
             graph_api_url=graph_api_url,
         )
         app = create_app(settings)
-        # The API's start-up applies the migrations the worker's store relies on.
         api_url = await stack.enter_async_context(serve(app))
 
-        engine = create_engine(database_url)
-        stack.push_async_callback(engine.dispose)
-        worker_http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
-        activities = SessionActivities(
-            store=Store(create_sessionmaker(engine)),
-            whatsapp=CloudApiClient(
-                worker_http,
-                base_url=settings.whatsapp_api_base_url,
-                api_version=settings.whatsapp_api_version,
-            ),
-        )
+        # The worker's own resources, opened the way worker.py opens them (on the shared client).
+        resources = await stack.enter_async_context(open_resources(settings, temporal=temporal))
+        activities = build_activities(resources, settings)
         worker = WorkerControl(
             lambda: build_worker(temporal, task_queue=task_queue, activities=activities)
         )

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
+from core import temporal_names as names
 from core.conversation_key import conversation_key
 from tests.e2e.support import (
     HOUR,
@@ -22,7 +23,6 @@ from tests.e2e.support import (
     when,
 )
 from tests.support import eventually
-from workflows import names
 
 pytestmark = pytest.mark.devserver
 

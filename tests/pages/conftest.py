@@ -26,7 +26,6 @@ from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.pages.config import PagesSettings, get_pages_settings
 from core.config import Settings
 from tests.support import running_worker, serve
 
@@ -55,6 +54,8 @@ PHONE = {"width": 390, "height": 844}
 
 
 def make_settings(database_url: str, env: WorkflowEnvironment, **extra: Any) -> Settings:
+    # A developer's SANDBOX_URL (environment or .env) must not reach the tests.
+    extra.setdefault("sandbox_url", None)
     return Settings(
         _env_file=None,  # only what the test says, never a developer's .env
         environment="test",
@@ -69,11 +70,6 @@ def make_settings(database_url: str, env: WorkflowEnvironment, **extra: Any) -> 
         conversation_key_secret=SecretStr(KEY_SECRET),
         **extra,
     )
-
-
-def no_sandbox_override() -> PagesSettings:
-    """Pages settings ignoring a developer's ``SANDBOX_URL``."""
-    return PagesSettings(_env_file=None, sandbox_url=None)
 
 
 @dataclass(frozen=True)
@@ -100,7 +96,6 @@ def unique_account() -> tuple[str, str]:
 async def served_site(settings: Settings) -> AsyncIterator[Site]:
     """The real app (own lifespan) on loopback, with a fresh account created through the API."""
     app = create_app(settings)
-    app.dependency_overrides[get_pages_settings] = no_sandbox_override
     account_id, phone_number_id = unique_account()
     async with serve(app) as url, httpx.AsyncClient(base_url=url, headers=AUTH) as api:
         created = await api.put(
@@ -140,11 +135,7 @@ async def dev_site(
     )
     async with served_site(settings) as served:
         async with running_worker(
-            dev_env.client,
-            database_url=settings.database_url,
-            task_queue=settings.temporal_task_queue,
-            graph_url=graph_sandbox,
-            api_version=settings.whatsapp_api_version,
+            dev_env.client, settings.model_copy(update={"whatsapp_api_base_url": graph_sandbox})
         ):
             yield served
 

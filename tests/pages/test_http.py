@@ -13,13 +13,12 @@ from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.deps import Resources
-from api.pages.config import PagesSettings, get_pages_settings
 from api.pages.router import ASSETS
+from boot import Resources
 from store.db import create_engine, create_sessionmaker
 from store.migrate import migrate
 from store.repository import Store
-from tests.pages.conftest import AUTH, browser_unavailable, make_settings, no_sandbox_override
+from tests.pages.conftest import AUTH, browser_unavailable, make_settings
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -69,17 +68,13 @@ async def build(
             f"sqlite+aiosqlite:///{tmp_path / 'pages-http.db'}",
             ts_env,
             whatsapp_api_base_url=whatsapp_api_base_url,
+            sandbox_url=sandbox_url,
         )
         transport = httpx.MockTransport(handler or (lambda _: httpx.Response(599)))
         http = httpx.AsyncClient(transport=transport)
         opened.append(http)
         app: FastAPI = create_app(
             settings, resources=Resources(store=store, temporal=ts_env.client, http=http)
-        )
-        app.dependency_overrides[get_pages_settings] = (
-            no_sandbox_override
-            if sandbox_url is None
-            else lambda: PagesSettings(_env_file=None, sandbox_url=sandbox_url)
         )
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app.test")
 

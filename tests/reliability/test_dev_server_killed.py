@@ -19,18 +19,17 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from activities.session import SessionActivities
+from activities.conversation import ConversationActivities
+from core.contract import ConversationInput, CustomerMessage
 from core.conversation_key import conversation_key
-from core.session import ConversationInput, CustomerMessage
-from core.temporal import connect, venv_binary
+from core.temporal import connect, start_conversation, venv_binary
+from core.temporal_names import SEARCH_ATTRIBUTES
 from store.db import create_engine, create_sessionmaker
 from store.migrate import migrate
 from store.repository import Store
 from tests.support import eventually, free_port
 from whatsapp.client import CloudApiClient
 from worker import build_worker
-from workflows.conversation import ConversationWorkflow
-from workflows.names import SEARCH_ATTRIBUTES, conversation_workflow_id
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(180)]
 
@@ -77,10 +76,10 @@ async def test_reminder_survives_a_killed_dev_server(tmp_path: Path, graph_sandb
     engine = create_engine(database_url)
     store = Store(create_sessionmaker(engine))
     phone_number_id = str(uuid.uuid4().int)[:15]
-    await store.upsert_account(
+    await store.accounts.upsert(
         account_id="acme", company_name="Acme", phone_number_id=phone_number_id, access_token="t"
     )
-    await store.save_session_settings(
+    await store.settings.save(
         account_id="acme",
         enabled=True,
         expiry_hours=1,
@@ -89,7 +88,7 @@ async def test_reminder_survives_a_killed_dev_server(tmp_path: Path, graph_sandb
     )
     wa_id = "15550009999"
     key = conversation_key(secret="s", account_id="acme", wa_id=wa_id)
-    await store.record_profile_name(
+    await store.contacts.ensure_sender(
         account_id="acme", wa_id=wa_id, conversation_key=key, profile_name="Kim"
     )
     task_queue = f"tq-{uuid.uuid4()}"
@@ -107,25 +106,21 @@ async def test_reminder_survives_a_killed_dev_server(tmp_path: Path, graph_sandb
         httpx.AsyncClient(timeout=5) as http,
     ):
         client: Client = await connect(address=f"127.0.0.1:{port}", namespace="default")
-        activities = SessionActivities(
+        activities = ConversationActivities(
             store=store,
             whatsapp=CloudApiClient(http, base_url=graph_sandbox, api_version="v21.0"),
         )
         async with build_worker(client, task_queue=task_queue, activities=activities):
             now = datetime.now(UTC)
-            await client.start_workflow(
-                ConversationWorkflow.run,
-                ConversationInput(account_id="acme", conversation_key=key),
-                id=conversation_workflow_id(account_id="acme", conversation_key=key),
+            await start_conversation(
+                client,
                 task_queue=task_queue,
-                start_signal="customer_message",
-                start_signal_args=[
-                    CustomerMessage(
-                        message_id="wamid.k1",
-                        sent_at=now - timedelta(hours=1) + timedelta(seconds=6),
-                        received_at=now,
-                    )
-                ],
+                conversation=ConversationInput(account_id="acme", conversation_key=key),
+                message=CustomerMessage(
+                    message_id="wamid.k1",
+                    sent_at=now - timedelta(hours=1) + timedelta(seconds=6),
+                    received_at=now,
+                ),
             )
             # The session is waiting on its durable timer: crash the server before it fires.
             os.kill(first_server.pid, signal.SIGKILL)
@@ -138,6 +133,6 @@ async def test_reminder_survives_a_killed_dev_server(tmp_path: Path, graph_sandb
                 assert message["body"] == "Hi Kim, still there?"
                 await asyncio.sleep(3)
                 assert len(await outbox()) == 1
-                page = await store.list_reminders(account_id="acme")
+                page = await store.reminders.page(account_id="acme")
                 assert [r.outcome for r in page.items] == ["sent"]
     await engine.dispose()

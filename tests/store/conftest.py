@@ -93,7 +93,7 @@ def store(engine: AsyncEngine, clock: FakeClock) -> Store:
 
 @pytest.fixture
 async def account_id(store: Store) -> str:
-    account, _ = await store.upsert_account(
+    account, _ = await store.accounts.upsert(
         account_id="acme",
         company_name="Acme Inc.",
         phone_number_id="1000001",

@@ -14,7 +14,7 @@ from tests.store.conftest import START, FakeClock
 
 
 async def test_create_then_update(store: Store, clock: FakeClock) -> None:
-    created, was_created = await store.upsert_account(
+    created, was_created = await store.accounts.upsert(
         account_id="shop_1", company_name="Shop", phone_number_id="555", access_token="secret-1"
     )
     assert was_created
@@ -25,7 +25,7 @@ async def test_create_then_update(store: Store, clock: FakeClock) -> None:
     )
 
     clock.advance(hours=1)
-    updated, was_created = await store.upsert_account(
+    updated, was_created = await store.accounts.upsert(
         account_id="shop_1", company_name="Shop Ltd", phone_number_id="556", access_token=None
     )
     assert not was_created
@@ -33,39 +33,39 @@ async def test_create_then_update(store: Store, clock: FakeClock) -> None:
     assert (updated.company_name, updated.phone_number_id) == ("Shop Ltd", "556")
     assert (updated.created_at, updated.updated_at) == (START, START.replace(hour=10))
 
-    rotated, _ = await store.upsert_account(
+    rotated, _ = await store.accounts.upsert(
         account_id="shop_1", company_name="Shop Ltd", phone_number_id="556", access_token="secret-2"
     )
     assert rotated.access_token == "secret-2"
-    assert await store.get_account(account_id="shop_1") == rotated
-    assert await store.get_account_by_phone_number_id(phone_number_id="556") == rotated
-    assert await store.get_account_by_phone_number_id(phone_number_id="555") is None
-    assert await store.get_account(account_id="nobody") is None
+    assert await store.accounts.get(account_id="shop_1") == rotated
+    assert await store.accounts.by_phone_number_id(phone_number_id="556") == rotated
+    assert await store.accounts.by_phone_number_id(phone_number_id="555") is None
+    assert await store.accounts.get(account_id="nobody") is None
 
 
 async def test_create_needs_an_access_token(store: Store) -> None:
     with pytest.raises(ValueError, match="access_token"):
-        await store.upsert_account(
+        await store.accounts.upsert(
             account_id="new", company_name="New", phone_number_id="1", access_token=None
         )
-    assert await store.get_account(account_id="new") is None
+    assert await store.accounts.get(account_id="new") is None
 
 
 async def test_phone_number_id_is_unique(store: Store, account_id: str) -> None:
     with pytest.raises(PhoneNumberTaken) as caught:
-        await store.upsert_account(
+        await store.accounts.upsert(
             account_id="other", company_name="O", phone_number_id="1000001", access_token="t"
         )
     assert caught.value.owner_account_id == account_id
-    await store.upsert_account(
+    await store.accounts.upsert(
         account_id="other", company_name="O", phone_number_id="2", access_token="t"
     )
     with pytest.raises(PhoneNumberTaken):
-        await store.upsert_account(
+        await store.accounts.upsert(
             account_id="other", company_name="O", phone_number_id="1000001", access_token=None
         )
     # Re-saving an account with its own number is fine.
-    _, created = await store.upsert_account(
+    _, created = await store.accounts.upsert(
         account_id=account_id, company_name="A", phone_number_id="1000001", access_token=None
     )
     assert not created
@@ -90,7 +90,7 @@ async def test_database_enforces_unique_phone_number_id(engine: AsyncEngine) -> 
 @pytest.mark.parametrize("bad_id", ["", "a" * 65, "has space", "dot.ted", "ünï"])
 async def test_account_id_charset(store: Store, engine: AsyncEngine, bad_id: str) -> None:
     with pytest.raises(ValueError):
-        await store.upsert_account(
+        await store.accounts.upsert(
             account_id=bad_id, company_name="c", phone_number_id="9", access_token="t"
         )
     # The database refuses it too, whoever writes (PostgreSQL: over-long is a DataError).
@@ -100,6 +100,6 @@ async def test_account_id_charset(store: Store, engine: AsyncEngine, bad_id: str
 
 
 async def test_access_token_is_not_in_repr(store: Store, account_id: str) -> None:
-    account = await store.get_account(account_id=account_id)
+    account = await store.accounts.get(account_id=account_id)
     assert account is not None
     assert "token-acme" not in repr(account)

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from store.errors import AccountNotFound
+from store.records import Contact
 from store.repository import Store
 from tests.store.conftest import START, FakeClock
 
@@ -14,10 +15,10 @@ from tests.store.conftest import START, FakeClock
 async def test_profile_name_creates_then_refreshes(
     store: Store, account_id: str, clock: FakeClock
 ) -> None:
-    await store.record_profile_name(
+    await store.contacts.ensure_sender(
         account_id=account_id, wa_id="15550001", conversation_key="k1", profile_name="Johnny"
     )
-    contact = await store.get_contact(account_id=account_id, wa_id="15550001")
+    contact = await store.contacts.get(account_id=account_id, wa_id="15550001")
     assert contact is not None
     assert (contact.profile_name, contact.first_name, contact.conversation_key) == (
         "Johnny",
@@ -27,16 +28,16 @@ async def test_profile_name_creates_then_refreshes(
     assert contact.created_at == contact.updated_at == START
 
     clock.advance(minutes=5)
-    await store.record_profile_name(
+    await store.contacts.ensure_sender(
         account_id=account_id, wa_id="15550001", conversation_key="k1", profile_name=None
     )
-    unchanged = await store.get_contact(account_id=account_id, wa_id="15550001")
+    unchanged = await store.contacts.get(account_id=account_id, wa_id="15550001")
     assert unchanged == contact  # None never erases, and does not even touch updated_at
 
-    await store.record_profile_name(
+    await store.contacts.ensure_sender(
         account_id=account_id, wa_id="15550001", conversation_key="k1", profile_name="John S."
     )
-    renamed = await store.get_contact(account_id=account_id, wa_id="15550001")
+    renamed = await store.contacts.get(account_id=account_id, wa_id="15550001")
     assert renamed is not None
     assert renamed.profile_name == "John S."
     assert renamed.updated_at == START.replace(minute=5)
@@ -45,7 +46,7 @@ async def test_profile_name_creates_then_refreshes(
 async def test_profile_name_does_not_clobber_first_and_last_name(
     store: Store, account_id: str
 ) -> None:
-    contact, created = await store.upsert_contact(
+    contact, created = await store.contacts.upsert(
         account_id=account_id,
         wa_id="15550002",
         conversation_key="k2",
@@ -54,10 +55,10 @@ async def test_profile_name_does_not_clobber_first_and_last_name(
         email="john@example.com",
     )
     assert created
-    await store.record_profile_name(
+    await store.contacts.ensure_sender(
         account_id=account_id, wa_id="15550002", conversation_key="k2", profile_name="Jo"
     )
-    after = await store.get_contact(account_id=account_id, wa_id="15550002")
+    after = await store.contacts.get(account_id=account_id, wa_id="15550002")
     assert after is not None
     assert (after.first_name, after.last_name, after.email, after.profile_name) == (
         "John",
@@ -67,7 +68,7 @@ async def test_profile_name_does_not_clobber_first_and_last_name(
     )
 
     # And the API's PUT keeps the profile name.
-    updated, created = await store.upsert_contact(
+    updated, created = await store.contacts.upsert(
         account_id=account_id,
         wa_id="15550002",
         conversation_key="k2",
@@ -87,7 +88,7 @@ async def test_profile_name_does_not_clobber_first_and_last_name(
 
 async def test_upsert_contact_needs_an_account(store: Store) -> None:
     with pytest.raises(AccountNotFound):
-        await store.upsert_contact(
+        await store.contacts.upsert(
             account_id="nobody",
             wa_id="1",
             conversation_key="k",
@@ -100,7 +101,7 @@ async def test_upsert_contact_needs_an_account(store: Store) -> None:
 async def test_concurrent_profile_names_for_one_customer(store: Store, account_id: str) -> None:
     await asyncio.gather(
         *(
-            store.record_profile_name(
+            store.contacts.ensure_sender(
                 account_id=account_id,
                 wa_id="15550003",
                 conversation_key="k3",
@@ -109,28 +110,34 @@ async def test_concurrent_profile_names_for_one_customer(store: Store, account_i
             for i in range(12)
         )
     )
-    contact = await store.get_contact(account_id=account_id, wa_id="15550003")
+    contact = await store.contacts.get(account_id=account_id, wa_id="15550003")
     assert contact is not None
     assert contact.profile_name in {"name 0", "name 1", "name 2"}
 
 
 async def test_lookups_by_conversation_key(store: Store, account_id: str) -> None:
     for n in range(3):
-        await store.record_profile_name(
+        await store.contacts.ensure_sender(
             account_id=account_id,
             wa_id=f"1555000{n}",
             conversation_key=f"key{n}",
             profile_name=None,
         )
-    contact = await store.get_contact_by_key(account_id=account_id, conversation_key="key1")
+
+    async def by_key(account: str, key: str) -> Contact | None:
+        # The send activity finds its contact by conversation key alone.
+        context = await store.reminders.load_context(account_id=account, conversation_key=key)
+        return context.contact
+
+    contact = await by_key(account_id, "key1")
     assert contact is not None and contact.wa_id == "15550001"
-    assert await store.get_contact_by_key(account_id=account_id, conversation_key="nope") is None
-    assert await store.get_contact_by_key(account_id="other", conversation_key="key1") is None
-    found = await store.get_contacts_by_keys(
+    assert await by_key(account_id, "nope") is None
+    assert await by_key("other", "key1") is None
+    found = await store.contacts.by_keys(
         account_id=account_id, conversation_keys=["key0", "key2", "missing", "key2"]
     )
     assert {key: c.wa_id for key, c in found.items()} == {"key0": "15550000", "key2": "15550002"}
-    assert await store.get_contacts_by_keys(account_id=account_id, conversation_keys=[]) == {}
+    assert await store.contacts.by_keys(account_id=account_id, conversation_keys=[]) == {}
 
 
 async def test_concurrent_upserts_of_one_contact_create_it_once(
@@ -140,7 +147,7 @@ async def test_concurrent_upserts_of_one_contact_create_it_once(
     # the ON CONFLICT insert.
     results = await asyncio.gather(
         *(
-            store.upsert_contact(
+            store.contacts.upsert(
                 account_id=account_id,
                 wa_id="15550009",
                 conversation_key="k9",
@@ -155,33 +162,33 @@ async def test_concurrent_upserts_of_one_contact_create_it_once(
 
 
 async def test_reminder_context_reads_account_contact_and_settings_together(store: Store) -> None:
-    await store.upsert_account(
+    await store.accounts.upsert(
         account_id="ctx", company_name="Ctx", phone_number_id="ctx-1", access_token="t"
     )
-    await store.record_profile_name(
+    await store.contacts.ensure_sender(
         account_id="ctx", wa_id="15550001111", conversation_key="k-ctx", profile_name="Ana"
     )
-    context = await store.load_reminder_context(account_id="ctx", conversation_key="k-ctx")
+    context = await store.reminders.load_context(account_id="ctx", conversation_key="k-ctx")
     assert context.account is not None and context.account.company_name == "Ctx"
     assert context.contact is not None and context.contact.profile_name == "Ana"
     assert context.settings is not None and context.settings.expiry_hours == 23
-    missing = await store.load_reminder_context(account_id="nope", conversation_key="k-ctx")
+    missing = await store.reminders.load_context(account_id="nope", conversation_key="k-ctx")
     assert missing.account is None and missing.contact is None and missing.settings is None
 
 
 async def test_profile_name_unchanged_needs_no_write(store: Store, clock: FakeClock) -> None:
-    await store.upsert_account(
+    await store.accounts.upsert(
         account_id="pn", company_name="P", phone_number_id="pn-1", access_token="t"
     )
     args = {"account_id": "pn", "wa_id": "15550002222", "conversation_key": "k-pn"}
-    await store.record_profile_name(**args, profile_name="Bo")
-    before = await store.get_contact(account_id="pn", wa_id="15550002222")
+    await store.contacts.ensure_sender(**args, profile_name="Bo")
+    before = await store.contacts.get(account_id="pn", wa_id="15550002222")
     clock.advance(minutes=5)  # a write now would move updated_at
-    await store.record_profile_name(**args, profile_name="Bo")
-    await store.record_profile_name(**args, profile_name=None)
-    after = await store.get_contact(account_id="pn", wa_id="15550002222")
+    await store.contacts.ensure_sender(**args, profile_name="Bo")
+    await store.contacts.ensure_sender(**args, profile_name=None)
+    after = await store.contacts.get(account_id="pn", wa_id="15550002222")
     assert before is not None and after is not None
     assert after.updated_at == before.updated_at and after.profile_name == "Bo"
-    await store.record_profile_name(**args, profile_name="Bo Lee")
-    changed = await store.get_contact(account_id="pn", wa_id="15550002222")
+    await store.contacts.ensure_sender(**args, profile_name="Bo Lee")
+    changed = await store.contacts.get(account_id="pn", wa_id="15550002222")
     assert changed is not None and changed.profile_name == "Bo Lee"

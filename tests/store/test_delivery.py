@@ -6,29 +6,25 @@ from datetime import timedelta
 
 import pytest
 
-from store.records import (
-    OUTCOME_FAILED,
-    OUTCOME_FAILED_WINDOW_CLOSED,
-    OUTCOME_SENT,
-    OUTCOME_UNKNOWN,
-    ReminderRecord,
-)
+from core.vocabulary import DeliveryStatus, ReminderOutcome
+from store.records import ReminderRecord
 from store.repository import Store
 from tests.store.conftest import START
+from tests.store_reads import reminder_by_id
 
 T = START - timedelta(hours=23)
 
 
 async def _sent(store: Store, account_id: str, *, message_id: str = "wamid.A") -> ReminderRecord:
-    claim = await store.claim_reminder(
+    claim = await store.reminders.claim(
         account_id=account_id,
         conversation_key="conv1",
         wa_id="15550001",
         last_customer_message_at=T,
         text="Hi!",
     )
-    return await store.finish_reminder(
-        reminder_id=claim.record.reminder_id, outcome=OUTCOME_SENT, message_id=message_id
+    return await store.reminders.finish(
+        reminder_id=claim.record.reminder_id, outcome=ReminderOutcome.SENT, message_id=message_id
     )
 
 
@@ -42,10 +38,10 @@ async def _status(
     error_code: int | None = None,
     error_message: str | None = None,
 ) -> ReminderRecord | None:
-    return await store.apply_delivery_status(
+    return await store.reminders.apply_status(
         message_id=message_id,
         reminder_id=reminder_id,
-        status=status,
+        status=DeliveryStatus(status),
         at=START + timedelta(minutes=minute),
         error_code=error_code,
         error_message=error_message,
@@ -72,7 +68,7 @@ async def test_a_late_status_never_overwrites_read(
     record = await _status(store, late, minute=3, error_code=131026, error_message="late")
     assert record is not None
     assert (record.delivery_status, record.delivery_updated_at) == ("read", START.replace(minute=2))
-    assert (record.outcome, record.error_code) == (OUTCOME_SENT, None)
+    assert (record.outcome, record.error_code) == (ReminderOutcome.SENT, None)
 
 
 async def test_duplicate_status_is_a_no_op(store: Store, account_id: str) -> None:
@@ -95,7 +91,7 @@ async def test_failed_131047_marks_the_window_closed(store: Store, account_id: s
     assert record is not None
     assert (record.delivery_status, record.outcome, record.error_code, record.reason) == (
         "failed",
-        OUTCOME_FAILED_WINDOW_CLOSED,
+        ReminderOutcome.FAILED_WINDOW_CLOSED,
         131047,
         "Re-engagement message",
     )
@@ -112,7 +108,7 @@ async def test_other_failures_keep_code_and_reason(store: Store, account_id: str
     assert record is not None
     assert (record.delivery_status, record.outcome, record.error_code, record.reason) == (
         "failed",
-        OUTCOME_SENT,
+        ReminderOutcome.SENT,
         131026,
         "Message undeliverable",
     )
@@ -125,21 +121,21 @@ async def test_failed_does_not_apply_after_delivered(store: Store, account_id: s
     assert record is not None
     assert (record.delivery_status, record.outcome, record.error_code) == (
         "delivered",
-        OUTCOME_SENT,
+        ReminderOutcome.SENT,
         None,
     )
 
 
 async def test_status_proves_an_unknown_send_went_out(store: Store, account_id: str) -> None:
-    claim = await store.claim_reminder(
+    claim = await store.reminders.claim(
         account_id=account_id,
         conversation_key="conv1",
         wa_id="15550001",
         last_customer_message_at=T,
         text="Hi!",
     )
-    await store.finish_reminder(
-        reminder_id=claim.record.reminder_id, outcome=OUTCOME_UNKNOWN, reason="read timeout"
+    await store.reminders.finish(
+        reminder_id=claim.record.reminder_id, outcome=ReminderOutcome.UNKNOWN, reason="read timeout"
     )
     # Matched by biz_opaque_callback_data even though no message id was ever stored.
     record = await _status(
@@ -147,22 +143,24 @@ async def test_status_proves_an_unknown_send_went_out(store: Store, account_id: 
     )
     assert record is not None
     assert (record.outcome, record.message_id, record.delivery_status) == (
-        OUTCOME_SENT,
+        ReminderOutcome.SENT,
         "wamid.Z",
         "delivered",
     )
-    assert await store.get_reminder(reminder_id=claim.record.reminder_id) == record
+    assert await reminder_by_id(store, claim.record.reminder_id) == record
 
 
 async def test_failed_status_for_an_unknown_send(store: Store, account_id: str) -> None:
-    claim = await store.claim_reminder(
+    claim = await store.reminders.claim(
         account_id=account_id,
         conversation_key="conv1",
         wa_id="15550001",
         last_customer_message_at=T,
         text="Hi!",
     )
-    await store.finish_reminder(reminder_id=claim.record.reminder_id, outcome=OUTCOME_UNKNOWN)
+    await store.reminders.finish(
+        reminder_id=claim.record.reminder_id, outcome=ReminderOutcome.UNKNOWN
+    )
     record = await _status(
         store,
         "failed",
@@ -173,7 +171,7 @@ async def test_failed_status_for_an_unknown_send(store: Store, account_id: str) 
     )
     assert record is not None
     assert (record.outcome, record.error_code, record.message_id) == (
-        OUTCOME_FAILED,
+        ReminderOutcome.FAILED,
         131026,
         "wamid.F",
     )

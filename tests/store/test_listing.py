@@ -8,16 +8,19 @@ from datetime import timedelta
 
 import pytest
 
+from core.vocabulary import ReminderOutcome
 from store.errors import InvalidCursor
-from store.records import OUTCOME_SENT, OUTCOME_SKIPPED_DISABLED, OUTCOME_SKIPPED_WINDOW_CLOSED
 from store.repository import Store
 from tests.store.conftest import START, FakeClock
+from tests.store_reads import reminder_by_id
 
 T = START - timedelta(hours=23)
 
 
-async def _decide(store: Store, account_id: str, *, key: str, wa_id: str, outcome: str) -> str:
-    record = await store.record_decision(
+async def _decide(
+    store: Store, account_id: str, *, key: str, wa_id: str, outcome: ReminderOutcome
+) -> str:
+    record = await store.reminders.record_decision(
         account_id=account_id,
         conversation_key=key,
         wa_id=wa_id,
@@ -35,20 +38,20 @@ async def test_pages_newest_first(store: Store, account_id: str, clock: FakeCloc
         if n % 2 == 0:
             clock.advance(seconds=1)
         reminder_id = await _decide(
-            store, account_id, key=f"k{n}", wa_id=f"1{n}", outcome=OUTCOME_SKIPPED_DISABLED
+            store, account_id, key=f"k{n}", wa_id=f"1{n}", outcome=ReminderOutcome.SKIPPED_DISABLED
         )
         expected.append((clock.now, reminder_id))
-    await store.upsert_account(
+    await store.accounts.upsert(
         account_id="other", company_name="O", phone_number_id="2", access_token="t"
     )
-    await _decide(store, "other", key="k", wa_id="1", outcome=OUTCOME_SKIPPED_DISABLED)
+    await _decide(store, "other", key="k", wa_id="1", outcome=ReminderOutcome.SKIPPED_DISABLED)
     expected.sort(reverse=True)
 
     seen: list[str] = []
     cursor: str | None = None
     pages = 0
     while True:
-        page = await store.list_reminders(account_id=account_id, limit=3, cursor=cursor)
+        page = await store.reminders.page(account_id=account_id, limit=3, cursor=cursor)
         pages += 1
         seen.extend(item.reminder_id for item in page.items)
         assert all(item.account_id == account_id for item in page.items)
@@ -58,7 +61,7 @@ async def test_pages_newest_first(store: Store, account_id: str, clock: FakeCloc
     assert seen == [reminder_id for _, reminder_id in expected]
     assert pages == 3
 
-    everything = await store.list_reminders(account_id=account_id, limit=7)
+    everything = await store.reminders.page(account_id=account_id, limit=7)
     assert everything.next_cursor is None  # an exact fit has no empty last page
     assert [item.reminder_id for item in everything.items] == seen
 
@@ -68,11 +71,13 @@ async def test_filter_by_customer(store: Store, account_id: str, clock: FakeCloc
     for wa_id in ("111", "222", "111"):
         clock.advance(seconds=1)
         ids.append(
-            await _decide(store, account_id, key=f"k{wa_id}", wa_id=wa_id, outcome=OUTCOME_SENT)
+            await _decide(
+                store, account_id, key=f"k{wa_id}", wa_id=wa_id, outcome=ReminderOutcome.SENT
+            )
         )
-    page = await store.list_reminders(account_id=account_id, wa_id="111", limit=1)
+    page = await store.reminders.page(account_id=account_id, wa_id="111", limit=1)
     assert [item.reminder_id for item in page.items] == [ids[2]]
-    rest = await store.list_reminders(
+    rest = await store.reminders.page(
         account_id=account_id, wa_id="111", limit=1, cursor=page.next_cursor
     )
     assert [item.reminder_id for item in rest.items] == [ids[0]]
@@ -98,25 +103,25 @@ def _b64(payload: bytes) -> str:
 )
 async def test_invalid_cursor(store: Store, account_id: str, cursor: str) -> None:
     with pytest.raises(InvalidCursor):
-        await store.list_reminders(account_id=account_id, cursor=cursor)
+        await store.reminders.page(account_id=account_id, cursor=cursor)
 
 
 async def test_latest_reminder_per_conversation(
     store: Store, account_id: str, clock: FakeClock
 ) -> None:
-    await _decide(store, account_id, key="a", wa_id="1", outcome=OUTCOME_SKIPPED_DISABLED)
+    await _decide(store, account_id, key="a", wa_id="1", outcome=ReminderOutcome.SKIPPED_DISABLED)
     clock.advance(seconds=1)
     newest_a = await _decide(
-        store, account_id, key="a", wa_id="1", outcome=OUTCOME_SKIPPED_WINDOW_CLOSED
+        store, account_id, key="a", wa_id="1", outcome=ReminderOutcome.SKIPPED_WINDOW_CLOSED
     )
-    only_b = await _decide(store, account_id, key="b", wa_id="2", outcome=OUTCOME_SENT)
-    await _decide(store, account_id, key="c", wa_id="3", outcome=OUTCOME_SENT)
-    latest = await store.latest_reminders_by_key(
+    only_b = await _decide(store, account_id, key="b", wa_id="2", outcome=ReminderOutcome.SENT)
+    await _decide(store, account_id, key="c", wa_id="3", outcome=ReminderOutcome.SENT)
+    latest = await store.reminders.latest_by_key(
         account_id=account_id, conversation_keys=["a", "b", "missing"]
     )
     assert {key: record.reminder_id for key, record in latest.items()} == {
         "a": newest_a,
         "b": only_b,
     }
-    assert await store.latest_reminders_by_key(account_id=account_id, conversation_keys=[]) == {}
-    assert await store.get_reminder(reminder_id="missing") is None
+    assert await store.reminders.latest_by_key(account_id=account_id, conversation_keys=[]) == {}
+    assert await reminder_by_id(store, "missing") is None

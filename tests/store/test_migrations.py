@@ -69,7 +69,7 @@ async def test_concurrent_start_ups_both_succeed(empty_database_url: str) -> Non
 
 async def test_ping(store: Store) -> None:
     await store.ping()  # raises when the database does not answer
-    assert await store.get_account(account_id="nobody") is None
+    assert await store.accounts.get(account_id="nobody") is None
 
 
 async def test_sqlite_engine_pragmas(engine: AsyncEngine) -> None:

@@ -7,23 +7,17 @@ from datetime import timedelta, timezone
 
 import pytest
 
+from core.vocabulary import DeliveryStatus, ReminderOutcome
 from store.errors import ReminderNotFound
-from store.records import (
-    OUTCOME_FAILED,
-    OUTCOME_PENDING,
-    OUTCOME_RETRYING,
-    OUTCOME_SENT,
-    OUTCOME_SKIPPED_DISABLED,
-    OUTCOME_UNKNOWN,
-)
 from store.repository import Store
 from tests.store.conftest import START, FakeClock
+from tests.store_reads import reminder_by_id
 
 T = START - timedelta(hours=23)
 
 
 async def _claim(store: Store, account_id: str, *, text: str = "Hi John!", key: str = "conv1"):
-    return await store.claim_reminder(
+    return await store.reminders.claim(
         account_id=account_id,
         conversation_key=key,
         wa_id="15550001",
@@ -36,7 +30,7 @@ async def test_first_claim_acquires_a_pending_record(store: Store, account_id: s
     claim = await _claim(store, account_id)
     assert claim.acquired
     record = claim.record
-    assert record.outcome == OUTCOME_PENDING
+    assert record.outcome == ReminderOutcome.PENDING
     assert record.attempts == 1
     assert record.idempotency_key == f"conv1:{T.isoformat()}"
     assert (record.text, record.last_customer_message_at, record.decided_at) == (
@@ -44,7 +38,7 @@ async def test_first_claim_acquires_a_pending_record(store: Store, account_id: s
         T,
         START,
     )
-    assert await store.get_reminder(reminder_id=record.reminder_id) == record
+    assert await reminder_by_id(store, record.reminder_id) == record
 
 
 async def test_claim_after_final_outcome_returns_the_final_record(
@@ -52,11 +46,11 @@ async def test_claim_after_final_outcome_returns_the_final_record(
 ) -> None:
     first = await _claim(store, account_id)
     clock.advance(seconds=2)
-    finished = await store.finish_reminder(
-        reminder_id=first.record.reminder_id, outcome=OUTCOME_SENT, message_id="wamid.1"
+    finished = await store.reminders.finish(
+        reminder_id=first.record.reminder_id, outcome=ReminderOutcome.SENT, message_id="wamid.1"
     )
     assert (finished.outcome, finished.message_id, finished.decided_at) == (
-        OUTCOME_SENT,
+        ReminderOutcome.SENT,
         "wamid.1",
         START + timedelta(seconds=2),
     )
@@ -78,13 +72,13 @@ async def test_released_claim_can_be_acquired_again(
 ) -> None:
     first = await _claim(store, account_id)
     clock.advance(seconds=30)
-    await store.release_reminder(
+    await store.reminders.release(
         reminder_id=first.record.reminder_id, reason="HTTP 503", error_code=131000
     )
-    released = await store.get_reminder(reminder_id=first.record.reminder_id)
+    released = await reminder_by_id(store, first.record.reminder_id)
     assert released is not None
     assert (released.outcome, released.reason, released.error_code) == (
-        OUTCOME_RETRYING,
+        ReminderOutcome.RETRYING,
         "HTTP 503",
         131000,
     )
@@ -94,7 +88,7 @@ async def test_released_claim_can_be_acquired_again(
     assert retry.acquired
     assert retry.record.reminder_id == first.record.reminder_id
     assert (retry.record.outcome, retry.record.attempts, retry.record.text) == (
-        OUTCOME_PENDING,
+        ReminderOutcome.PENDING,
         2,
         "Hi Johnny!",
     )
@@ -103,11 +97,13 @@ async def test_released_claim_can_be_acquired_again(
 
 async def test_release_never_reopens_a_final_record(store: Store, account_id: str) -> None:
     first = await _claim(store, account_id)
-    await store.finish_reminder(reminder_id=first.record.reminder_id, outcome=OUTCOME_UNKNOWN)
-    await store.release_reminder(reminder_id=first.record.reminder_id, reason="late")
+    await store.reminders.finish(
+        reminder_id=first.record.reminder_id, outcome=ReminderOutcome.UNKNOWN
+    )
+    await store.reminders.release(reminder_id=first.record.reminder_id, reason="late")
     again = await _claim(store, account_id)
     assert not again.acquired
-    assert again.record.outcome == OUTCOME_UNKNOWN
+    assert again.record.outcome == ReminderOutcome.UNKNOWN
 
 
 @pytest.mark.parametrize("contenders", [2, 6])
@@ -123,16 +119,16 @@ async def test_concurrent_reclaims_of_a_released_record_exactly_one_acquires(
     store: Store, account_id: str
 ) -> None:
     first = await _claim(store, account_id)
-    await store.release_reminder(reminder_id=first.record.reminder_id, reason="503")
+    await store.reminders.release(reminder_id=first.record.reminder_id, reason="503")
     claims = await asyncio.gather(*(_claim(store, account_id) for _ in range(4)))
     assert sum(claim.acquired for claim in claims) == 1
-    final = await store.get_reminder(reminder_id=first.record.reminder_id)
+    final = await reminder_by_id(store, first.record.reminder_id)
     assert final is not None and final.attempts == 2
 
 
 async def test_claims_are_per_silence(store: Store, account_id: str) -> None:
     first = await _claim(store, account_id)
-    later = await store.claim_reminder(
+    later = await store.reminders.claim(
         account_id=account_id,
         conversation_key="conv1",
         wa_id="15550001",
@@ -148,7 +144,7 @@ async def test_same_instant_in_another_zone_is_the_same_silence(
     store: Store, account_id: str
 ) -> None:
     await _claim(store, account_id)
-    again = await store.claim_reminder(
+    again = await store.reminders.claim(
         account_id=account_id,
         conversation_key="conv1",
         wa_id="15550001",
@@ -160,23 +156,26 @@ async def test_same_instant_in_another_zone_is_the_same_silence(
 
 async def test_finish_rejects_in_flight_and_unknown_outcomes(store: Store, account_id: str) -> None:
     claim = await _claim(store, account_id)
-    for outcome in (OUTCOME_PENDING, OUTCOME_RETRYING, "not_due", "bogus"):
+    for outcome in (ReminderOutcome.PENDING, ReminderOutcome.RETRYING, "not_due", "bogus"):
         with pytest.raises(ValueError):
-            await store.finish_reminder(reminder_id=claim.record.reminder_id, outcome=outcome)
+            await store.reminders.finish(
+                reminder_id=claim.record.reminder_id,
+                outcome=outcome,  # type: ignore[arg-type]
+            )
     with pytest.raises(ReminderNotFound):
-        await store.finish_reminder(reminder_id="missing", outcome=OUTCOME_SENT)
+        await store.reminders.finish(reminder_id="missing", outcome=ReminderOutcome.SENT)
 
 
 async def test_finish_records_failure_details(store: Store, account_id: str) -> None:
     claim = await _claim(store, account_id)
-    failed = await store.finish_reminder(
+    failed = await store.reminders.finish(
         reminder_id=claim.record.reminder_id,
-        outcome=OUTCOME_FAILED,
+        outcome=ReminderOutcome.FAILED,
         reason="(#131026) Message undeliverable",
         error_code=131026,
     )
     assert (failed.outcome, failed.error_code, failed.reason, failed.message_id) == (
-        OUTCOME_FAILED,
+        ReminderOutcome.FAILED,
         131026,
         "(#131026) Message undeliverable",
         None,
@@ -188,19 +187,19 @@ async def test_finish_keeps_an_outcome_a_status_webhook_already_proved(
 ) -> None:
     claim = await _claim(store, account_id)
     # The status webhook overtook the sender's own bookkeeping.
-    await store.apply_delivery_status(
+    await store.reminders.apply_status(
         message_id="wamid.9",
         reminder_id=claim.record.reminder_id,
-        status="delivered",
+        status=DeliveryStatus.DELIVERED,
         at=START,
         error_code=None,
         error_message=None,
     )
-    after = await store.finish_reminder(
-        reminder_id=claim.record.reminder_id, outcome=OUTCOME_UNKNOWN, reason="timeout"
+    after = await store.reminders.finish(
+        reminder_id=claim.record.reminder_id, outcome=ReminderOutcome.UNKNOWN, reason="timeout"
     )
     assert (after.outcome, after.message_id, after.delivery_status) == (
-        OUTCOME_SENT,
+        ReminderOutcome.SENT,
         "wamid.9",
         "delivered",
     )
@@ -208,12 +207,12 @@ async def test_finish_keeps_an_outcome_a_status_webhook_already_proved(
 
 async def test_record_decision_has_no_idempotency_key(store: Store, account_id: str) -> None:
     records = [
-        await store.record_decision(
+        await store.reminders.record_decision(
             account_id=account_id,
             conversation_key="conv1",
             wa_id="15550001",
             last_customer_message_at=T,
-            outcome=OUTCOME_SKIPPED_DISABLED,
+            outcome=ReminderOutcome.SKIPPED_DISABLED,
             reason="reminders are disabled",
         )
         for _ in range(2)
@@ -221,18 +220,18 @@ async def test_record_decision_has_no_idempotency_key(store: Store, account_id: 
     assert [r.idempotency_key for r in records] == [None, None]
     assert records[0].reminder_id != records[1].reminder_id
     assert (records[0].outcome, records[0].attempts, records[0].text) == (
-        OUTCOME_SKIPPED_DISABLED,
+        ReminderOutcome.SKIPPED_DISABLED,
         0,
         None,
     )
     # A skip never blocks the later claim for the same silence.
     assert (await _claim(store, account_id)).acquired
     with pytest.raises(ValueError):
-        await store.record_decision(
+        await store.reminders.record_decision(
             account_id=account_id,
             conversation_key="conv1",
             wa_id="15550001",
             last_customer_message_at=T,
-            outcome="nonsense",
+            outcome="nonsense",  # type: ignore[arg-type]
             reason=None,
         )

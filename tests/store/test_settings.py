@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from core.vocabulary import DEFAULT_MESSAGE
 from store.errors import AccountNotFound
-from store.records import DEFAULT_MESSAGE
 from store.repository import Store
 from tests.store.conftest import START, FakeClock
+from tests.store_reads import settings_history
 
 
 async def test_defaults_before_anything_is_saved(store: Store, account_id: str) -> None:
-    settings = await store.get_session_settings(account_id=account_id)
+    settings = await store.settings.get(account_id=account_id)
     assert settings.enabled is False
     assert settings.expiry_hours == 23
     assert settings.message == DEFAULT_MESSAGE
@@ -25,9 +26,9 @@ async def test_defaults_before_anything_is_saved(store: Store, account_id: str) 
 
 async def test_unknown_account(store: Store) -> None:
     with pytest.raises(AccountNotFound):
-        await store.get_session_settings(account_id="nobody")
+        await store.settings.get(account_id="nobody")
     with pytest.raises(AccountNotFound):
-        await store.save_session_settings(
+        await store.settings.save(
             account_id="nobody",
             enabled=True,
             expiry_hours=5,
@@ -37,7 +38,7 @@ async def test_unknown_account(store: Store) -> None:
 
 
 async def test_save_then_read_back(store: Store, account_id: str, clock: FakeClock) -> None:
-    saved = await store.save_session_settings(
+    saved = await store.settings.save(
         account_id=account_id,
         enabled=True,
         expiry_hours=4,
@@ -45,9 +46,9 @@ async def test_save_then_read_back(store: Store, account_id: str, clock: FakeClo
         changed_by="alice",
     )
     assert saved.updated_at == START
-    assert await store.get_session_settings(account_id=account_id) == saved
+    assert await store.settings.get(account_id=account_id) == saved
     clock.advance(minutes=1)
-    again = await store.save_session_settings(
+    again = await store.settings.save(
         account_id=account_id, enabled=False, expiry_hours=23, message="x" * 1000, changed_by="bob"
     )
     assert (again.enabled, again.expiry_hours, again.updated_at) == (
@@ -55,7 +56,7 @@ async def test_save_then_read_back(store: Store, account_id: str, clock: FakeClo
         23,
         START.replace(minute=1),
     )
-    assert await store.get_session_settings(account_id=account_id) == again
+    assert await store.settings.get(account_id=account_id) == again
 
 
 async def test_history_is_appended_newest_first(
@@ -63,14 +64,14 @@ async def test_history_is_appended_newest_first(
 ) -> None:
     for hours in (1, 2, 3):
         clock.advance(minutes=1)
-        await store.save_session_settings(
+        await store.settings.save(
             account_id=account_id,
             enabled=True,
             expiry_hours=hours,
             message=f"message number {hours}",
             changed_by=f"user{hours}",
         )
-    changes = await store.list_settings_changes(account_id=account_id)
+    changes = await settings_history(store, account_id)
     assert [(c.expiry_hours, c.changed_by) for c in changes] == [
         (3, "user3"),
         (2, "user2"),
@@ -78,8 +79,8 @@ async def test_history_is_appended_newest_first(
     ]
     assert changes[0].changed_at == START.replace(minute=3)
     assert changes[0].account_id == account_id
-    assert len(await store.list_settings_changes(account_id=account_id, limit=2)) == 2
-    assert await store.list_settings_changes(account_id="other") == []
+    assert len(await settings_history(store, account_id, limit=2)) == 2
+    assert await settings_history(store, "other") == []
 
 
 @pytest.mark.parametrize("hours", [0, 24, -1])
@@ -87,7 +88,7 @@ async def test_database_rejects_hours_outside_1_to_23(
     store: Store, account_id: str, hours: int
 ) -> None:
     with pytest.raises(IntegrityError):
-        await store.save_session_settings(
+        await store.settings.save(
             account_id=account_id,
             enabled=True,
             expiry_hours=hours,
@@ -95,7 +96,7 @@ async def test_database_rejects_hours_outside_1_to_23(
             changed_by="t",
         )
     # Nothing of the failed save remains, history included.
-    assert await store.list_settings_changes(account_id=account_id) == []
+    assert await settings_history(store, account_id) == []
 
 
 @pytest.mark.parametrize("length", [9, 1001, 0])
@@ -103,7 +104,7 @@ async def test_database_rejects_message_length_outside_10_to_1000(
     store: Store, account_id: str, length: int
 ) -> None:
     with pytest.raises(IntegrityError):
-        await store.save_session_settings(
+        await store.settings.save(
             account_id=account_id,
             enabled=True,
             expiry_hours=5,
@@ -114,7 +115,7 @@ async def test_database_rejects_message_length_outside_10_to_1000(
 
 async def test_bounds_are_inclusive(store: Store, account_id: str) -> None:
     for hours, message in ((1, "😊" * 10), (23, "é" * 1000)):
-        saved = await store.save_session_settings(
+        saved = await store.settings.save(
             account_id=account_id,
             enabled=True,
             expiry_hours=hours,

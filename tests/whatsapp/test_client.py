@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.meta_samples import sample_json
 from whatsapp.client import CloudApiClient, SentMessage, parse_retry_after
 from whatsapp.errors import (
     AmbiguousSendError,
@@ -20,12 +21,10 @@ from whatsapp.errors import (
     WindowClosedError,
 )
 
-from .meta_samples import sample_json
-
 BASE_URL = "https://graph.example.com"
 TOKEN = "EAAG-secret-token"
-PHONE_NUMBER_ID = "106540352242922"
-CUSTOMER = "16505551234"
+PHONE_NUMBER_ID = "110273948561027"
+CUSTOMER = "15553827461"
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -86,18 +85,17 @@ async def send(client: CloudApiClient, **overrides: Any) -> SentMessage:
         "access_token": TOKEN,
         "to": CUSTOMER,
         "body": "Hi John! Still interested?",
-        "callback_data": "reminder-7f3a",
+        "callback_data": "8d1f6c3e-2b47-4a95-9e0c-5f7a31b2d846",
     }
     kwargs.update(overrides)
     return await client.send_text(**kwargs)
 
 
-async def test_success_returns_message_id_and_wa_id(http: MakeClient) -> None:
+async def test_success_returns_message_id(http: MakeClient) -> None:
     client, _ = http(answer(200, sample_json("send-response-ok.json")))
     sent = await send(client)
     assert sent == SentMessage(
-        message_id="wamid.HBgLMTY0NjcwNDM1OTUVAgARGBI1RjQyNUE3NEYxMzAzMzQ5MkEA",
-        wa_id="16505551234",
+        message_id="wamid.HBgLMTU1NTM4Mjc0NjEVAgARGBI2NDU3RTVEQTk3QUQxNUYzMEYA"
     )
 
 
@@ -112,18 +110,18 @@ async def test_request_is_exactly_what_meta_expects(http: MakeClient) -> None:
     assert json.loads(request.content) == {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": "+16505551234",
+        "to": "+15553827461",
         "type": "text",
         "text": {"preview_url": False, "body": "Hi John! Still interested?"},
-        "biz_opaque_callback_data": "reminder-7f3a",
+        "biz_opaque_callback_data": "8d1f6c3e-2b47-4a95-9e0c-5f7a31b2d846",
     }
 
 
 async def test_no_callback_data_omits_the_key_and_plus_is_not_doubled(http: MakeClient) -> None:
     client, recorder = http(answer(200, sample_json("send-response-ok.json")))
-    await send(client, to="+16505551234", callback_data=None)
+    await send(client, to="+15553827461", callback_data=None)
     body = json.loads(recorder.requests[0].content)
-    assert body["to"] == "+16505551234"
+    assert body["to"] == "+15553827461"
     assert "biz_opaque_callback_data" not in body
 
 
@@ -133,7 +131,7 @@ async def test_phone_number_id_cannot_escape_the_path(http: MakeClient) -> None:
     assert recorder.requests[0].url.raw_path == b"/v21.0/..%2Fme/messages"
 
 
-@pytest.mark.parametrize("to", ["", "+", "1650 555 1234", "abc", "١٢٣"])
+@pytest.mark.parametrize("to", ["", "+", "1555 382 7461", "abc", "١٢٣"])
 async def test_recipient_must_be_digits(http: MakeClient, to: str) -> None:
     client, recorder = http(answer(200, sample_json("send-response-ok.json")))
     with pytest.raises(PermanentSendError):
@@ -146,7 +144,7 @@ async def test_131047_fixture_is_window_closed(http: MakeClient) -> None:
     with pytest.raises(WindowClosedError) as caught:
         await send(client)
     error = caught.value
-    assert (error.code, error.http_status, error.fbtrace_id) == (131047, 400, "AbCdEfGhIjK")
+    assert (error.code, error.http_status, error.fbtrace_id) == (131047, 400, "Dk4vRp8WmQz")
     assert error.message == "(#131047) Re-engagement message"
     assert error.details is not None and error.details.startswith("More than 24 hours")
 
@@ -302,7 +300,7 @@ async def test_success_without_message_id_is_ambiguous(http: MakeClient, body: A
 
 async def test_success_without_contacts_still_counts(http: MakeClient) -> None:
     client, _ = http(answer(200, {"messages": [{"id": "wamid.X"}], "contacts": [{"wa_id": 1}]}))
-    assert await send(client) == SentMessage(message_id="wamid.X", wa_id=None)
+    assert await send(client) == SentMessage(message_id="wamid.X")
 
 
 async def test_unsupported_scheme_is_permanent() -> None:

@@ -7,9 +7,8 @@ import hmac
 
 import pytest
 
+from tests.meta_samples import sample_bytes
 from whatsapp.signature import sign, verify_signature
-
-from .meta_samples import sample_bytes
 
 SECRET = b"app-secret"
 BODY = sample_bytes("message-text.json")
@@ -31,7 +30,7 @@ def test_uppercase_hex_and_surrounding_space_are_accepted() -> None:
 
 def test_tampered_body() -> None:
     header = sign(SECRET, BODY)
-    tampered = BODY.replace(b"another color", b"another colour")
+    tampered = BODY.replace(b"3 pm slot", b"4 pm slot")
     assert not verify_signature(app_secret=SECRET, raw_body=tampered, header=header)
     assert not verify_signature(app_secret=SECRET, raw_body=BODY + b" ", header=header)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.meta_samples import sample_bytes, sample_json, sample_names
 from whatsapp.webhook import (
     MAX_WEBHOOK_BYTES,
     IgnoredKind,
@@ -19,29 +20,39 @@ from whatsapp.webhook import (
     parse_webhook,
 )
 
-from .meta_samples import sample_bytes, sample_json, sample_names
-
-PHONE_NUMBER_ID = "106540352242922"
-SENT_AT = datetime(2025, 6, 8, 20, 59, 43, tzinfo=UTC)  # "1749416383"
-STATUS_WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0QUQ2MjA4NEYyRkExNjMyREUA"
+PHONE_NUMBER_ID = "110273948561027"
+SENT_AT = datetime(2025, 7, 10, 9, 21, 27, tzinfo=UTC)  # "1752139287"
+STATUS_WAMID = "wamid.HBgLMTU1NTM4Mjc0NjEVAgARGBI2NDU3RTVEQTk3QUQxNUYzMEYA"
 
 # Every webhook sample and what it must produce: (message kind, id) for customer messages.
 CUSTOMER_MESSAGE_SAMPLES = {
     "message-text.json": (
         "text",
-        "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
+        "wamid.HBgLMTU1NTM4Mjc0NjEVAgASGBQwMkM0RkMzNjQ4OTQyMTgxQjg5MQA=",
     ),
-    "message-image.json": ("image", "wamid.IMG1"),
-    "message-interactive-button-reply.json": ("interactive", "wamid.INT1"),
-    "message-button.json": ("button", "wamid.BTN1"),
-    "message-reaction.json": ("reaction", "wamid.REA1"),
+    "message-image.json": (
+        "image",
+        "wamid.HBgLMTU1NTM4Mjc0NjEVAgASGBQ1NUEyNDlEOEVERTUzQjQ2MjQzRQA=",
+    ),
+    "message-interactive-button-reply.json": (
+        "interactive",
+        "wamid.HBgLMTU1NTM4Mjc0NjEVAgASGBQ1NkRGMzlDN0RDNzNDM0JDRTgyOAA=",
+    ),
+    "message-button.json": (
+        "button",
+        "wamid.HBgLMTU1NTM4Mjc0NjEVAgASGBQ3RDJDMEQ4Qzc5QkZGQTYyMjk0OAA=",
+    ),
+    "message-reaction.json": (
+        "reaction",
+        "wamid.HBgLMTU1NTM4Mjc0NjEVAgASGBREN0JGQTM1QTYxNDJEQzBFRUQ0QQA=",
+    ),
 }
 NON_CUSTOMER_SAMPLES = {"message-system.json": "system", "message-unsupported.json": "unsupported"}
 STATUS_SAMPLES = {
-    "status-sent.json": ("sent", datetime(2025, 6, 15, 23, 27, 53, tzinfo=UTC)),
-    "status-delivered.json": ("delivered", datetime(2025, 6, 15, 23, 27, 55, tzinfo=UTC)),
-    "status-read.json": ("read", datetime(2025, 6, 15, 23, 28, 10, tzinfo=UTC)),
-    "status-failed-131047.json": ("failed", datetime(2025, 6, 28, 20, 34, 48, tzinfo=UTC)),
+    "status-sent.json": ("sent", datetime(2025, 7, 10, 10, 0, 30, tzinfo=UTC)),
+    "status-delivered.json": ("delivered", datetime(2025, 7, 10, 10, 0, 32, tzinfo=UTC)),
+    "status-read.json": ("read", datetime(2025, 7, 10, 10, 1, 35, tzinfo=UTC)),
+    "status-failed-131047.json": ("failed", datetime(2025, 7, 12, 9, 28, 0, tzinfo=UTC)),
 }
 BATCH_SAMPLES = {"batch-two-entries-three-messages.json"}
 SEND_SAMPLES = {  # answers of the send endpoint, exercised by test_client.py
@@ -53,7 +64,7 @@ SEND_SAMPLES = {  # answers of the send endpoint, exercised by test_client.py
 
 
 def test_every_sample_is_covered() -> None:
-    # A sample added to the shared folder fails here until a test says what it must produce.
+    # A sample added to tests/fixtures/meta fails here until a test says what it must produce.
     known = (
         CUSTOMER_MESSAGE_SAMPLES.keys()
         | NON_CUSTOMER_SAMPLES.keys()
@@ -72,11 +83,11 @@ def test_customer_message_samples(name: str) -> None:
         customer_messages=[
             InboundMessage(
                 phone_number_id=PHONE_NUMBER_ID,
-                wa_id="16505551234",
+                wa_id="15553827461",
                 message_id=message_id,
                 sent_at=SENT_AT,
                 kind=kind,
-                profile_name="Sheena Nelson",
+                profile_name="Priya Raman",
             )
         ]
     )
@@ -100,8 +111,8 @@ def test_status_samples(name: str) -> None:
     assert batch.customer_messages == [] and batch.ignored == []
     (update,) = batch.statuses
     assert (update.status, update.at, update.message_id) == (status, at, STATUS_WAMID)
-    assert (update.phone_number_id, update.recipient_id) == (PHONE_NUMBER_ID, "16505551234")
-    assert update.callback_data == "reminder-7f3a"
+    assert (update.phone_number_id, update.recipient_id) == (PHONE_NUMBER_ID, "15553827461")
+    assert update.callback_data == "8d1f6c3e-2b47-4a95-9e0c-5f7a31b2d846"
 
 
 def test_failed_status_carries_the_131047_error() -> None:
@@ -119,14 +130,26 @@ def test_successful_statuses_have_no_error() -> None:
 def test_batch_of_two_entries_yields_all_three_messages() -> None:
     batch = parse_webhook(sample_bytes("batch-two-entries-three-messages.json"))
     assert [(m.message_id, m.wa_id, m.profile_name) for m in batch.customer_messages] == [
-        ("wamid.B1", "16505551234", "Sheena Nelson"),
-        ("wamid.B2", "447700900123", "Omar Haddad"),
-        ("wamid.B3", "5511987654321", "Ana Lima"),
+        (
+            "wamid.HBgLMTU1NTM4Mjc0NjEVAgASGBQ4RTVBNURBM0QxM0Y3QjRBRTE1RgA=",
+            "15553827461",
+            "Priya Raman",
+        ),
+        (
+            "wamid.HBgMNDQ3NzAwOTAwNDYxFQIAEhgUMjFDODVBMzA5NUMxMTI4QjMxOUEA",
+            "447700900461",
+            "Tom Whitfield",
+        ),
+        (
+            "wamid.HBgNNTUyMTk4NzY1MDEyMxUCABIYFDJDN0UxRDNENUNEOUE0QjgwNTg2AA==",
+            "5521987650123",
+            "Larissa Costa",
+        ),
     ]
     assert [m.sent_at.timestamp() for m in batch.customer_messages] == [
-        1749416383,
-        1749416390,
-        1749416395,
+        1752139287,
+        1752139301,
+        1752139316,
     ]
 
 

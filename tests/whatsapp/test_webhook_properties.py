@@ -9,9 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.meta_samples import sample_json, sample_names
 from whatsapp.webhook import InvalidWebhook, WebhookBatch, parse_webhook
-
-from .meta_samples import sample_json, sample_names
 
 # Keys of Meta's payload, so that random objects often look almost right.
 _KEYS = [

@@ -20,9 +20,11 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.session import SessionActivities
+from activities.conversation import ConversationActivities
+from core.contract import ConversationInput, CustomerMessage, SessionSnapshot, SettingsChanged
 from core.conversation_key import conversation_key
-from core.session import ConversationInput, CustomerMessage, SessionSnapshot, SettingsChanged
+from core.temporal import start_conversation
+from core.temporal_names import conversation_workflow_id
 from store.db import create_engine, create_sessionmaker
 from store.migrate import migrate
 from store.records import ReminderRecord
@@ -30,7 +32,6 @@ from store.repository import Store
 from whatsapp.client import CloudApiClient
 from worker import build_worker
 from workflows.conversation import ConversationWorkflow
-from workflows.names import conversation_workflow_id
 
 ACCOUNT = "acme"
 KEY_SECRET = "test-secret"
@@ -69,10 +70,10 @@ class Conversation:
         ago: timedelta = timedelta(0),
         message_id: str | None = None,
         profile_name: str | None = "John Smith",
-    ) -> WorkflowHandle[ConversationWorkflow, SessionSnapshot]:
+    ) -> WorkflowHandle[Any, SessionSnapshot]:
         """What the webhook does for one customer message: store the contact, signal-with-start."""
         now = await self.now()
-        await self.store.record_profile_name(
+        await self.store.contacts.ensure_sender(
             account_id=ACCOUNT,
             wa_id=wa_id,
             conversation_key=self.key(wa_id),
@@ -84,23 +85,21 @@ class Conversation:
             received_at=now,
         )
         self.started.add(self.workflow_id(wa_id))
-        return await self.env.client.start_workflow(
-            ConversationWorkflow.run,
-            ConversationInput(
+        return await start_conversation(
+            self.env.client,
+            task_queue=self.task_queue,
+            conversation=ConversationInput(
                 account_id=ACCOUNT,
                 conversation_key=self.key(wa_id),
                 max_history_events=self.max_history_events,
             ),
-            id=self.workflow_id(wa_id),
-            task_queue=self.task_queue,
-            start_signal="customer_message",
-            start_signal_args=[message],
+            message=message,
         )
 
     async def save_settings(self, *, signal: bool = True, **changes: Any) -> None:
         """Change the settings in the database and (like the API) tell the waiting sessions."""
-        current = await self.store.get_session_settings(account_id=ACCOUNT)
-        await self.store.save_session_settings(
+        current = await self.store.settings.get(account_id=ACCOUNT)
+        await self.store.settings.save(
             account_id=ACCOUNT,
             changed_by="test",
             enabled=changes.get("enabled", current.enabled),
@@ -113,7 +112,7 @@ class Conversation:
                 try:
                     await handle.signal(
                         ConversationWorkflow.settings_changed,
-                        SettingsChanged(changed_at=await self.now()),
+                        SettingsChanged(),
                     )
                 except Exception:  # noqa: BLE001 - that conversation is not running in this test
                     pass
@@ -138,7 +137,7 @@ class Conversation:
         response.raise_for_status()
 
     async def reminders(self) -> list[ReminderRecord]:
-        page = await self.store.list_reminders(account_id=ACCOUNT, limit=100)
+        page = await self.store.reminders.page(account_id=ACCOUNT, limit=100)
         return list(page.items)
 
 
@@ -160,13 +159,13 @@ async def conversation(
     engine = create_engine(database_url)
     store = Store(create_sessionmaker(engine))
     phone_number_id = str(uuid.uuid4().int)[:15]
-    await store.upsert_account(
+    await store.accounts.upsert(
         account_id=ACCOUNT,
         company_name="Acme Inc.",
         phone_number_id=phone_number_id,
         access_token="sandbox-token",
     )
-    await store.save_session_settings(
+    await store.settings.save(
         account_id=ACCOUNT,
         enabled=enabled,
         expiry_hours=expiry_hours,
@@ -178,7 +177,7 @@ async def conversation(
         httpx.AsyncClient(timeout=whatsapp_timeout) as http,
         httpx.AsyncClient(base_url=sandbox_url) as sandbox,
     ):
-        activities = SessionActivities(
+        activities = ConversationActivities(
             store=store,
             whatsapp=CloudApiClient(http, base_url=sandbox_url, api_version="v21.0"),
             clock=env.get_current_time,

@@ -15,7 +15,8 @@ import pytest
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from core.session import CustomerMessage, ReminderOutcome, SessionSnapshot, SessionState
+from core.contract import CustomerMessage, SessionSnapshot
+from core.vocabulary import ReminderOutcome, SessionState
 from tests.support import eventually
 from tests.workflows.harness import Conversation, conversation
 from workflows.conversation import ConversationWorkflow

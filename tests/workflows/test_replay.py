@@ -36,7 +36,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from core.session import ConversationInput, SessionSnapshot, SessionState
+from core.contract import ConversationInput, SessionSnapshot
+from core.vocabulary import SessionState
 from tests.support import eventually
 from tests.workflows.harness import Conversation, conversation
 from workflows.conversation import ConversationWorkflow

@@ -1,45 +1,22 @@
 """The typed contract between the API, the conversation workflow and its activities.
 
 One model per signal, query, activity input and activity result (pydantic, carried by the
-pydantic data converter). Safe to import from workflow code: no I/O, no clocks.
+pydantic data converter). Their JSON is what recorded histories hold, so a field may be added
+with a default but never renamed or retyped (``tests/workflows/test_replay.py`` guards this).
+Safe to import from workflow code: no I/O, no clocks.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from core.vocabulary import MAX_EXPIRY_HOURS, MIN_EXPIRY_HOURS, ReminderOutcome, SessionState
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
-
-
-class SessionState(StrEnum):
-    """Where a session stands; also the ``SessionState`` search attribute (SPEC §6)."""
-
-    WAITING = "waiting"  # a reminder is armed for the current silence
-    REMINDED = "reminded"  # this silence got its decision; waiting for the customer
-    PAUSED = "paused"  # reminders are disabled; waiting for settings or the customer
-    EXPIRED = "expired"  # the 24-hour window closed; the run completes
-
-
-class ReminderOutcome(StrEnum):
-    """What the reminder activity decided at fire time."""
-
-    SENT = "sent"
-    NOT_DUE = "not_due"  # settings moved the due time later; the workflow re-arms
-    SKIPPED_DISABLED = "skipped_disabled"
-    SKIPPED_WINDOW_CLOSED = "skipped_window_closed"
-    FAILED_WINDOW_CLOSED = "failed_window_closed"  # Meta answered 131047
-    FAILED = "failed"  # permanent error from Meta, or no contact/account to send with
-    UNKNOWN = "unknown"  # the request may have reached Meta; never re-sent blindly
-
-    @property
-    def is_final(self) -> bool:
-        """Final outcomes end the silence: no second reminder until the customer writes."""
-        return self not in (ReminderOutcome.NOT_DUE, ReminderOutcome.SKIPPED_DISABLED)
 
 
 class CustomerMessage(_Model):
@@ -51,16 +28,18 @@ class CustomerMessage(_Model):
 
 
 class SettingsChanged(_Model):
-    """Signal: the account's session settings were saved; reload them and re-arm."""
+    """Signal: the account's session settings were saved; reload them and re-arm.
 
-    changed_at: AwareDatetime
+    It carries nothing: the workflow reads the settings from the database, which is the truth.
+    (Histories recorded before may hold a ``changed_at``; pydantic ignores it.)
+    """
 
 
 class ReminderSettings(_Model):
     """What the workflow needs of the settings to arm its timer."""
 
     enabled: bool
-    expiry_hours: int = Field(ge=1, le=23)
+    expiry_hours: int = Field(ge=MIN_EXPIRY_HOURS, le=MAX_EXPIRY_HOURS)
 
 
 class LoadSettingsRequest(_Model):
@@ -114,10 +93,9 @@ class ReminderRequest(_Model):
 
 
 class ReminderResult(_Model):
-    """Activity result: the decision, and for ``not_due`` when to look again."""
+    """Activity result: the decision, and for ``not_due`` the hours that moved the due time."""
 
     outcome: ReminderOutcome
-    due_at: AwareDatetime | None = None
     expiry_hours: int | None = None
     reminder_id: str | None = None
     message_id: str | None = None

@@ -1,7 +1,8 @@
-"""The session activities: read the settings, and decide-and-send one reminder (SPEC §3 rule 7, §4).
+"""The conversation's activities: read the settings, and decide-and-send one reminder.
 
-``SessionActivities`` gets its collaborators (store, WhatsApp client, pacer, clock) in the
-constructor; ``worker.py`` builds it and registers the bound methods. The module imports no I/O
+The rules are docs/sessions.md and docs/sending.md. ``ConversationActivities`` gets its
+collaborators (store, WhatsApp client, pacer, clock) in the constructor; ``worker.py`` builds
+it and registers the bound methods. The module imports no I/O
 library at run time (only types under ``TYPE_CHECKING``), so the workflow may import it to
 reference the activities by method.
 
@@ -13,22 +14,17 @@ sending) is recorded as ``unknown`` and not re-sent.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypedDict
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.throttle import SendPacer
+from core.clock import AsyncClock, awaitable, utc_now
+from core.contract import LoadSettingsRequest, ReminderRequest, ReminderResult, ReminderSettings
 from core.merge_fields import merge_values, render
-from core.session import (
-    LoadSettingsRequest,
-    ReminderOutcome,
-    ReminderRequest,
-    ReminderResult,
-    ReminderSettings,
-)
+from core.vocabulary import DEFAULT_EXPIRY_HOURS, IN_FLIGHT_OUTCOMES, ReminderOutcome
 from core.window import reminder_due_at, window_closes_at
 from store.errors import AccountNotFound
 from whatsapp.errors import (
@@ -43,8 +39,6 @@ if TYPE_CHECKING:
     from store.repository import Store
     from whatsapp.client import CloudApiClient
 
-Clock = Callable[[], Awaitable[datetime]]
-
 
 class _RecordKeys(TypedDict):
     """What identifies an audit record: the conversation and the silence's T."""
@@ -56,19 +50,12 @@ class _RecordKeys(TypedDict):
 
 
 # Used when an account vanished: its sessions pause instead of failing.
-DISABLED = ReminderSettings(enabled=False, expiry_hours=23)
-# Outcomes the store keeps while a send is in flight; everything else is a decision.
-IN_FLIGHT = frozenset({"pending", "retrying"})
-
-
-async def utc_now() -> datetime:
-    """The production clock (tests inject the time-skipping server's clock)."""
-    return datetime.now(UTC)
+DISABLED = ReminderSettings(enabled=False, expiry_hours=DEFAULT_EXPIRY_HOURS)
 
 
 def _result(record: ReminderRecord) -> ReminderResult:
     return ReminderResult(
-        outcome=ReminderOutcome(record.outcome),
+        outcome=record.outcome,
         reminder_id=record.reminder_id,
         message_id=record.message_id,
         error_code=record.error_code,
@@ -76,7 +63,7 @@ def _result(record: ReminderRecord) -> ReminderResult:
     )
 
 
-class SessionActivities:
+class ConversationActivities:
     """Activities of the conversation workflow, bound to one store and one WhatsApp client."""
 
     def __init__(
@@ -85,18 +72,18 @@ class SessionActivities:
         store: Store,
         whatsapp: CloudApiClient,
         pacer: SendPacer | None = None,
-        clock: Clock = utc_now,
+        clock: AsyncClock | None = None,
     ) -> None:
         self._store = store
         self._whatsapp = whatsapp
         self._pacer = pacer or SendPacer()
-        self._clock = clock
+        self._clock = clock or awaitable(utc_now)
 
     @activity.defn
     async def load_settings(self, request: LoadSettingsRequest) -> ReminderSettings:
         """The account's reminder switch and hours as the database has them now."""
         try:
-            settings = await self._store.get_session_settings(account_id=request.account_id)
+            settings = await self._store.settings.get(account_id=request.account_id)
         except AccountNotFound:
             activity.logger.warning("account %s not found; session paused", request.account_id)
             return DISABLED
@@ -105,17 +92,17 @@ class SessionActivities:
     @activity.defn
     async def send_reminder(self, request: ReminderRequest) -> ReminderResult:
         """Re-check everything at fire time, then send the reminder at most once."""
-        result = await self._decide(request)
+        result = await self._decide_and_send(request)
         # Reminders by outcome, on the worker's Prometheus endpoint (WORKER_METRICS_ADDRESS).
         activity.metric_meter().create_counter(
             "reminder_decisions", "Reminder decisions of the send activity, by outcome."
         ).add(1, {"outcome": result.outcome.value})
         return result
 
-    async def _decide(self, request: ReminderRequest) -> ReminderResult:
-        store = self._store
+    async def _decide_and_send(self, request: ReminderRequest) -> ReminderResult:
+        reminders = self._store.reminders
         last = request.last_customer_message_at
-        context = await store.load_reminder_context(
+        context = await reminders.load_context(
             account_id=request.account_id, conversation_key=request.conversation_key
         )
         account, contact, settings = context.account, context.contact, context.settings
@@ -134,9 +121,9 @@ class SessionActivities:
         }
 
         if not settings.enabled:
-            record = await store.record_decision(
+            record = await reminders.record_decision(
                 **record_keys,
-                outcome=ReminderOutcome.SKIPPED_DISABLED.value,
+                outcome=ReminderOutcome.SKIPPED_DISABLED,
                 reason="session reminders are disabled",
                 at=now,
             )
@@ -146,7 +133,7 @@ class SessionActivities:
         closes = window_closes_at(last)
         if now < due and now < closes:
             return ReminderResult(
-                outcome=ReminderOutcome.NOT_DUE, due_at=due, expiry_hours=settings.expiry_hours
+                outcome=ReminderOutcome.NOT_DUE, expiry_hours=settings.expiry_hours
             )
 
         try:
@@ -159,29 +146,29 @@ class SessionActivities:
                 company_name=account.company_name,
             )
         except ValueError as err:  # a number WhatsApp itself would refuse: no retry can help
-            record = await store.record_decision(
-                **record_keys, outcome=ReminderOutcome.FAILED.value, reason=str(err), at=now
+            record = await reminders.record_decision(
+                **record_keys, outcome=ReminderOutcome.FAILED, reason=str(err), at=now
             )
             return _result(record)
         text = render(settings.message, values)
-        claim = await store.claim_reminder(**record_keys, text=text, at=now)
+        claim = await reminders.claim(**record_keys, text=text, at=now)
         record = claim.record
         if not claim.acquired:
-            if record.outcome not in IN_FLIGHT:
+            if record.outcome not in IN_FLIGHT_OUTCOMES:
                 return _result(record)  # a retry after the decision was stored
             # An earlier attempt died between claiming and recording: it may have sent.
-            record = await store.finish_reminder(
+            record = await reminders.finish(
                 reminder_id=record.reminder_id,
-                outcome=ReminderOutcome.UNKNOWN.value,
+                outcome=ReminderOutcome.UNKNOWN,
                 reason="an earlier attempt stopped mid-send; not re-sent to avoid a duplicate",
                 at=now,
             )
             return _result(record)
 
         if now >= closes:
-            record = await store.finish_reminder(
+            record = await reminders.finish(
                 reminder_id=record.reminder_id,
-                outcome=ReminderOutcome.SKIPPED_WINDOW_CLOSED.value,
+                outcome=ReminderOutcome.SKIPPED_WINDOW_CLOSED,
                 reason="the 24-hour window had closed",
                 at=now,
             )
@@ -205,7 +192,7 @@ class SessionActivities:
         text: str,
     ) -> ReminderResult:
         """Send a claimed reminder and store what Meta answered."""
-        store = self._store
+        reminders = self._store.reminders
         await self._pacer.wait_turn(phone_number_id)
         try:
             sent = await self._whatsapp.send_text(
@@ -216,32 +203,32 @@ class SessionActivities:
                 callback_data=record.reminder_id,
             )
         except WindowClosedError as err:
-            record = await store.finish_reminder(
+            record = await reminders.finish(
                 at=await self._clock(),
                 reminder_id=record.reminder_id,
-                outcome=ReminderOutcome.FAILED_WINDOW_CLOSED.value,
+                outcome=ReminderOutcome.FAILED_WINDOW_CLOSED,
                 reason=err.message,
                 error_code=err.code,
             )
         except PermanentSendError as err:
-            record = await store.finish_reminder(
+            record = await reminders.finish(
                 at=await self._clock(),
                 reminder_id=record.reminder_id,
-                outcome=ReminderOutcome.FAILED.value,
+                outcome=ReminderOutcome.FAILED,
                 reason=err.message,
                 error_code=err.code,
             )
         except AmbiguousSendError as err:
-            record = await store.finish_reminder(
+            record = await reminders.finish(
                 at=await self._clock(),
                 reminder_id=record.reminder_id,
-                outcome=ReminderOutcome.UNKNOWN.value,
+                outcome=ReminderOutcome.UNKNOWN,
                 reason=f"may have reached WhatsApp, not re-sent: {err.message}",
             )
         except RetryableSendError as err:
             # Certainly not sent: release the claim so the retry may send, and let Temporal back
             # off (honouring Meta's Retry-After when it gave one).
-            await store.release_reminder(
+            await reminders.release(
                 reminder_id=record.reminder_id,
                 reason=err.message,
                 error_code=err.code,
@@ -255,10 +242,10 @@ class SessionActivities:
                 else timedelta(seconds=err.retry_after),
             ) from err
         else:
-            record = await store.finish_reminder(
+            record = await reminders.finish(
                 at=await self._clock(),
                 reminder_id=record.reminder_id,
-                outcome=ReminderOutcome.SENT.value,
+                outcome=ReminderOutcome.SENT,
                 message_id=sent.message_id,
             )
         return _result(record)

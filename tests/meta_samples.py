@@ -1,4 +1,4 @@
-"""Access to Meta's payload samples in ``shared/fixtures/meta-webhooks`` (beside the repo)."""
+"""Access to Meta's payload samples in ``tests/fixtures/meta`` (carried by the repository)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-# CI clones the repository with ``shared/`` beside it, as in the development checkout.
-SAMPLES_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "meta-webhooks"
+SAMPLES_DIR = Path(__file__).resolve().parent / "fixtures" / "meta"
 
 
 def sample_bytes(name: str) -> bytes:

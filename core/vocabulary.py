@@ -1,0 +1,115 @@
+"""The domain's words, each spelled once: states, outcomes, delivery statuses, limits, id patterns.
+
+Everything that names or bounds something of the product imports it from here: the workflow,
+the activities, the store's check constraints, the API's validation, the pages and the CLI.
+``docs/glossary.md`` says what each word means. Pure and deterministic: safe in workflow code.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Final
+
+# -- sessions ---------------------------------------------------------------------------------
+
+
+class SessionState(StrEnum):
+    """Where a session stands; also the ``SessionState`` search attribute (docs/sessions.md)."""
+
+    WAITING = "waiting"  # a reminder is armed for the current silence
+    REMINDED = "reminded"  # this silence got its decision; waiting for the customer
+    PAUSED = "paused"  # reminders are disabled; waiting for settings or the customer
+    EXPIRED = "expired"  # the 24-hour window closed; the run completes
+
+
+# -- reminder outcomes ------------------------------------------------------------------------
+
+
+class ReminderOutcome(StrEnum):
+    """What became of the reminder of one silence (docs/sending.md#outcomes).
+
+    Three kinds share the enum so that no part of the service spells an outcome by hand:
+
+    - *decisions*, the outcomes of the audit trail: ``sent``, ``skipped_*``, ``failed*``,
+      ``unknown``;
+    - *in flight*, held by the idempotency record while a send is under way: ``pending`` (a
+      worker holds the send), ``retrying`` (it certainly did not happen; a retry may claim it);
+    - ``not_due``, the send activity's answer when the settings moved the due time later: no
+      record is written and the workflow arms its timer again.
+    """
+
+    SENT = "sent"
+    SKIPPED_DISABLED = "skipped_disabled"
+    SKIPPED_WINDOW_CLOSED = "skipped_window_closed"
+    FAILED_WINDOW_CLOSED = "failed_window_closed"  # Meta answered 131047
+    FAILED = "failed"  # permanent error from Meta, or no contact/account to send with
+    UNKNOWN = "unknown"  # the request may have reached Meta; never re-sent blindly
+    PENDING = "pending"
+    RETRYING = "retrying"
+    NOT_DUE = "not_due"
+
+
+IN_FLIGHT_OUTCOMES: Final = frozenset({ReminderOutcome.PENDING, ReminderOutcome.RETRYING})
+# What the ``reminders.outcome`` column may hold, in the order of the schema's check constraint.
+STORED_OUTCOMES: Final = (
+    ReminderOutcome.PENDING,
+    ReminderOutcome.RETRYING,
+    ReminderOutcome.SENT,
+    ReminderOutcome.SKIPPED_DISABLED,
+    ReminderOutcome.SKIPPED_WINDOW_CLOSED,
+    ReminderOutcome.FAILED_WINDOW_CLOSED,
+    ReminderOutcome.FAILED,
+    ReminderOutcome.UNKNOWN,
+)
+DECISIONS: Final = frozenset(STORED_OUTCOMES) - IN_FLIGHT_OUTCOMES
+
+
+# -- delivery statuses ------------------------------------------------------------------------
+
+
+class DeliveryStatus(StrEnum):
+    """Meta's status webhooks for a message we sent, as far as a reminder tracks them."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+# -- Meta error codes the domain rules name ---------------------------------------------------
+
+# "More than 24 hours have passed since the customer last replied" (docs/sending.md#errors).
+WINDOW_CLOSED_ERROR_CODE: Final = 131047
+
+
+# -- settings limits and defaults (docs/sessions.md#settings) ---------------------------------
+
+MIN_EXPIRY_HOURS: Final = 1
+MAX_EXPIRY_HOURS: Final = 23  # 24 or more would fall outside the window
+MIN_MESSAGE_LENGTH: Final = 10
+MAX_MESSAGE_LENGTH: Final = 1000
+
+DEFAULT_ENABLED: Final = False
+DEFAULT_EXPIRY_HOURS: Final = 23
+DEFAULT_MESSAGE: Final = (
+    "Hi {contact_firstname}! Following up on our conversation. Still interested? Let me know! 😊"
+)
+
+
+# -- identifiers ------------------------------------------------------------------------------
+# Anchored patterns for FastAPI/pydantic ``pattern=``; compiled twins for ``fullmatch``.
+
+ACCOUNT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
+ACCOUNT_ID_RULE: Final = "1-64 characters of A-Z, a-z, 0-9, '_' or '-'"
+# Meta's id of a business phone number; same alphabet, so it fits a URL path segment as is.
+PHONE_NUMBER_ID_PATTERN: Final = ACCOUNT_ID_PATTERN
+# A WhatsApp id: the customer's number in international form, E.164 digits without '+'. ASCII
+# digits only (``\d`` would accept other scripts' digits); E.164 never starts with 0.
+WA_ID_PATTERN: Final = r"^[1-9][0-9]{6,14}$"
+WA_ID_RULE: Final = "7-15 digits, no '+'"
+# The same number as people write it, with or without the '+'.
+PHONE_PATTERN: Final = r"^\+?[1-9][0-9]{6,14}$"
+
+ACCOUNT_ID_RE: Final = re.compile(ACCOUNT_ID_PATTERN)
+WA_ID_RE: Final = re.compile(WA_ID_PATTERN)

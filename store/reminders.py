@@ -1,0 +1,403 @@
+"""Reminders: the audit trail, which doubles as the idempotency record of every send.
+
+One record per silence that reached the send activity (docs/sending.md#never-a-duplicate)::
+
+    claim ─ acquired ─▶ send ─┬─ finish(sent / failed / ...)
+      │                       ├─ finish(unknown)   the request may have left
+      │                       └─ release           it certainly did not leave
+      └─ not acquired: the existing record says what happened (a decision → reuse it;
+         ``pending`` → an earlier attempt died mid-send → ambiguous, never re-sent blindly)
+
+Only a ``retrying`` record can be claimed again, through a conditional UPDATE, so two racing
+workers cannot both win. Writers that read before writing lock the row (``FOR UPDATE`` on
+PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite, see ``store.db``). What status webhooks do to a
+record is ``core.delivery``'s rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.delivery import Delivery, StatusReport, fold_status, sender_may_finish
+from core.vocabulary import (
+    DECISIONS,
+    IN_FLIGHT_OUTCOMES,
+    DeliveryStatus,
+    ReminderOutcome,
+)
+from store.errors import InvalidCursor, ReminderNotFound
+from store.models import AccountRow, ContactRow, ReminderRow
+from store.records import (
+    Account,
+    Contact,
+    ReminderClaim,
+    ReminderContext,
+    ReminderPage,
+    ReminderRecord,
+)
+from store.settings import settings_of
+from store.transactions import Transactions, insert, locked, to_record
+
+
+def idempotency_key(*, conversation_key: str, last_customer_message_at: datetime) -> str:
+    """The key of "one reminder per silence": the conversation and its T, normalised to UTC."""
+    return f"{conversation_key}:{last_customer_message_at.astimezone(UTC).isoformat()}"
+
+
+class Reminders:
+    """Data access for reminder records.
+
+    The write methods take an optional ``at``: the send activity stamps its decisions with its
+    own clock (the time-skipping server's in tests), so "decided at" is the decision's time.
+    """
+
+    def __init__(self, transactions: Transactions) -> None:
+        self._tx = transactions
+
+    # -- what the send activity reads -------------------------------------------------------
+
+    async def load_context(self, *, account_id: str, conversation_key: str) -> ReminderContext:
+        """Account, contact and settings for a reminder decision: one read transaction, one
+        consistent snapshot, instead of three round trips on the worker's hot path."""
+        async with self._tx.read() as tx:
+            account = await tx.get(AccountRow, account_id)
+            contact = await tx.scalar(
+                select(ContactRow).where(
+                    ContactRow.account_id == account_id,
+                    ContactRow.conversation_key == conversation_key,
+                )
+            )
+            settings = await settings_of(tx, account_id)
+            return ReminderContext(
+                account=None if account is None else to_record(Account, account),
+                contact=None if contact is None else to_record(Contact, contact),
+                settings=settings,
+            )
+
+    # -- the never-duplicate protocol -------------------------------------------------------
+
+    async def claim(
+        self,
+        *,
+        account_id: str,
+        conversation_key: str,
+        wa_id: str,
+        last_customer_message_at: datetime,
+        text: str,
+        at: datetime | None = None,
+    ) -> ReminderClaim:
+        """Claim the right to send the reminder for the silence that began at T.
+
+        ``acquired`` is True for exactly one caller per T (or per ``retrying`` release). When it
+        is False, ``record`` is the existing idempotency record for the caller to interpret.
+        """
+        now = self._tx.now(at)
+        key = idempotency_key(
+            conversation_key=conversation_key, last_customer_message_at=last_customer_message_at
+        )
+        async with self._tx.write() as tx:
+            inserted = await tx.scalar(
+                insert(tx, ReminderRow)
+                .values(
+                    reminder_id=str(uuid.uuid4()),
+                    account_id=account_id,
+                    conversation_key=conversation_key,
+                    wa_id=wa_id,
+                    last_customer_message_at=last_customer_message_at,
+                    outcome=ReminderOutcome.PENDING,
+                    idempotency_key=key,
+                    text=text,
+                    attempts=1,
+                    decided_at=now,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=[ReminderRow.idempotency_key])
+                .returning(ReminderRow)
+            )
+            if inserted is not None:
+                return ReminderClaim(record=to_record(ReminderRecord, inserted), acquired=True)
+
+            # The condition on outcome is what makes a re-claim exclusive: PostgreSQL re-checks
+            # it after waiting for a concurrent updater, SQLite runs writers one at a time.
+            reclaimed = await tx.scalar(
+                update(ReminderRow)
+                .where(
+                    ReminderRow.idempotency_key == key,
+                    ReminderRow.outcome == ReminderOutcome.RETRYING,
+                )
+                .values(
+                    outcome=ReminderOutcome.PENDING,
+                    attempts=ReminderRow.attempts + 1,
+                    text=text,
+                    decided_at=now,
+                )
+                .returning(ReminderRow)
+            )
+            if reclaimed is not None:
+                return ReminderClaim(record=to_record(ReminderRecord, reclaimed), acquired=True)
+
+            existing = await tx.scalar(
+                select(ReminderRow).where(ReminderRow.idempotency_key == key)
+            )
+            assert existing is not None  # the insert conflicted on this key
+            return ReminderClaim(record=to_record(ReminderRecord, existing), acquired=False)
+
+    async def finish(
+        self,
+        *,
+        reminder_id: str,
+        outcome: ReminderOutcome,
+        reason: str | None = None,
+        error_code: int | None = None,
+        message_id: str | None = None,
+        at: datetime | None = None,
+    ) -> ReminderRecord:
+        """Record the decision of a claimed send.
+
+        If a status webhook overtook the sender and already recorded a decision, that evidence
+        is kept; only a missing message id is filled in. Raises ``ReminderNotFound``.
+        """
+        if outcome not in DECISIONS:
+            raise ValueError(f"{outcome!r} is not a decision")
+        now = self._tx.now(at)
+        async with self._tx.write() as tx:
+            row = await _locked_reminder(tx, reminder_id)
+            if sender_may_finish(ReminderOutcome(row.outcome)):
+                row.outcome = outcome
+                row.reason = reason
+                row.error_code = error_code
+                row.decided_at = now
+                if message_id is not None:
+                    row.message_id = message_id
+            elif row.message_id is None and message_id is not None:
+                row.message_id = message_id
+            await tx.flush()
+            return to_record(ReminderRecord, row)
+
+    async def release(
+        self,
+        *,
+        reminder_id: str,
+        reason: str,
+        error_code: int | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Mark a claimed send as certainly not sent, so that a retry may claim it again."""
+        now = self._tx.now(at)
+        async with self._tx.write() as tx:
+            await tx.execute(
+                update(ReminderRow)
+                .where(
+                    ReminderRow.reminder_id == reminder_id,
+                    # Never reopen a decided record: that could turn into a second send.
+                    ReminderRow.outcome.in_(IN_FLIGHT_OUTCOMES),
+                )
+                .values(
+                    outcome=ReminderOutcome.RETRYING,
+                    reason=reason,
+                    error_code=error_code,
+                    decided_at=now,
+                )
+            )
+
+    async def record_decision(
+        self,
+        *,
+        account_id: str,
+        conversation_key: str,
+        wa_id: str,
+        last_customer_message_at: datetime,
+        outcome: ReminderOutcome,
+        reason: str | None,
+        text: str | None = None,
+        at: datetime | None = None,
+    ) -> ReminderRecord:
+        """Append a decision that never claimed a send (e.g. ``skipped_disabled``)."""
+        if outcome not in DECISIONS:
+            raise ValueError(f"{outcome!r} is not a decision")
+        now = self._tx.now(at)
+        async with self._tx.write() as tx:
+            row = ReminderRow(
+                reminder_id=str(uuid.uuid4()),
+                account_id=account_id,
+                conversation_key=conversation_key,
+                wa_id=wa_id,
+                last_customer_message_at=last_customer_message_at,
+                outcome=outcome,
+                idempotency_key=None,
+                reason=reason,
+                text=text,
+                attempts=0,
+                decided_at=now,
+                created_at=now,
+            )
+            tx.add(row)
+            await tx.flush()
+            return to_record(ReminderRecord, row)
+
+    # -- status webhooks --------------------------------------------------------------------
+
+    async def apply_status(
+        self,
+        *,
+        message_id: str | None,
+        reminder_id: str | None,
+        status: DeliveryStatus,
+        at: datetime,
+        error_code: int | None,
+        error_message: str | None,
+    ) -> ReminderRecord | None:
+        """Fold one status webhook into the reminder it is about; None if it is about none.
+
+        Duplicated and out-of-order webhooks change nothing (``core.delivery.fold_status``).
+        """
+        status = DeliveryStatus(status)
+        async with self._tx.write() as tx:
+            row = await _find_for_status(tx, message_id=message_id, reminder_id=reminder_id)
+            if row is None:
+                return None
+            folded, advanced = fold_status(
+                Delivery(
+                    outcome=ReminderOutcome(row.outcome),
+                    delivery_status=None
+                    if row.delivery_status is None
+                    else DeliveryStatus(row.delivery_status),
+                    error_code=row.error_code,
+                    reason=row.reason,
+                ),
+                StatusReport(status=status, error_code=error_code, error_message=error_message),
+            )
+            row.outcome = folded.outcome
+            row.delivery_status = folded.delivery_status
+            row.error_code = folded.error_code
+            row.reason = folded.reason
+            if advanced:
+                row.delivery_updated_at = at
+            if row.message_id is None and message_id is not None:
+                row.message_id = message_id
+            await tx.flush()
+            return to_record(ReminderRecord, row)
+
+    # -- reading the audit trail ------------------------------------------------------------
+
+    async def page(
+        self,
+        *,
+        account_id: str,
+        limit: int = 50,
+        cursor: str | None = None,
+        wa_id: str | None = None,
+    ) -> ReminderPage:
+        """One page of the account's audit trail, newest decision first."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        conditions: list[ColumnElement[bool]] = [ReminderRow.account_id == account_id]
+        if wa_id is not None:
+            conditions.append(ReminderRow.wa_id == wa_id)
+        if cursor is not None:
+            after_at, after_id = _decode_cursor(cursor)
+            conditions.append(
+                or_(
+                    ReminderRow.decided_at < after_at,
+                    and_(ReminderRow.decided_at == after_at, ReminderRow.reminder_id < after_id),
+                )
+            )
+        async with self._tx.read() as tx:
+            rows = list(
+                await tx.scalars(
+                    select(ReminderRow)
+                    .where(*conditions)
+                    .order_by(ReminderRow.decided_at.desc(), ReminderRow.reminder_id.desc())
+                    .limit(limit + 1)
+                )
+            )
+        items = [to_record(ReminderRecord, row) for row in rows[:limit]]
+        next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
+        return ReminderPage(items=items, next_cursor=next_cursor)
+
+    async def latest_by_key(
+        self, *, account_id: str, conversation_keys: Sequence[str]
+    ) -> dict[str, ReminderRecord]:
+        """The newest reminder record of each given conversation (absent keys have none)."""
+        if not conversation_keys:
+            return {}
+        newest_first = func.row_number().over(
+            partition_by=ReminderRow.conversation_key,
+            order_by=(ReminderRow.decided_at.desc(), ReminderRow.reminder_id.desc()),
+        )
+        ranked = (
+            select(ReminderRow.reminder_id, newest_first.label("rank"))
+            .where(
+                ReminderRow.account_id == account_id,
+                ReminderRow.conversation_key.in_(set(conversation_keys)),
+            )
+            .subquery()
+        )
+        async with self._tx.read() as tx:
+            rows = await tx.scalars(
+                select(ReminderRow).join(
+                    ranked,
+                    and_(ranked.c.reminder_id == ReminderRow.reminder_id, ranked.c.rank == 1),
+                )
+            )
+            return {row.conversation_key: to_record(ReminderRecord, row) for row in rows}
+
+
+async def _find_for_status(
+    tx: AsyncSession, *, message_id: str | None, reminder_id: str | None
+) -> ReminderRow | None:
+    if reminder_id is not None:
+        row = await tx.scalar(
+            locked(tx, select(ReminderRow).where(ReminderRow.reminder_id == reminder_id))
+        )
+        if row is not None:
+            return row
+    if message_id is not None:
+        return await tx.scalar(
+            locked(
+                tx,
+                select(ReminderRow)
+                .where(ReminderRow.message_id == message_id)
+                .order_by(ReminderRow.created_at.desc())
+                .limit(1),
+            )
+        )
+    return None
+
+
+async def _locked_reminder(tx: AsyncSession, reminder_id: str) -> ReminderRow:
+    row = await tx.scalar(
+        locked(tx, select(ReminderRow).where(ReminderRow.reminder_id == reminder_id))
+    )
+    if row is None:
+        raise ReminderNotFound(reminder_id)
+    return row
+
+
+# -- cursors ----------------------------------------------------------------------------------
+
+
+def _encode_cursor(record: ReminderRecord) -> str:
+    payload = json.dumps([record.decided_at.isoformat(), record.reminder_id])
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+        at_text, reminder_id = decoded
+        at = datetime.fromisoformat(at_text)
+        if not isinstance(reminder_id, str) or at.tzinfo is None:
+            raise ValueError("malformed cursor")
+    except (ValueError, TypeError, binascii.Error, UnicodeError) as error:
+        raise InvalidCursor("invalid pagination cursor") from error
+    return at, reminder_id

@@ -1,0 +1,81 @@
+"""Plumbing the store's aggregates share: short transactions, dialect-specific SQL, records.
+
+Every data-access method opens one short transaction through ``Transactions`` and returns
+frozen records (``store.records``), never ORM objects, so callers cannot lazy-load or mutate
+rows by accident. In the store, ``tx`` is an SQLAlchemy ``AsyncSession`` inside its
+transaction; the word "session" is kept for the product's sessions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock, utc_now
+from store.db import WRITE_INTENT
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
+SelectT = TypeVar("SelectT", bound=Select[Any])
+
+
+class Transactions:
+    """Opens the store's transactions and stamps them with the store's clock."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, clock: Clock = utc_now
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction (SQLite: a deferred BEGIN that never blocks writers)."""
+        async with self._sessionmaker() as tx, tx.begin():
+            yield tx
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that will write (SQLite: BEGIN IMMEDIATE, see ``store.db``)."""
+        async with self._sessionmaker() as tx, tx.begin():
+            # Procure the connection now, flagged, so SQLite starts with BEGIN IMMEDIATE.
+            await tx.connection(execution_options={WRITE_INTENT: True})
+            yield tx
+
+    def now(self, at: datetime | None = None) -> datetime:
+        """``at`` if given (callers stamp decisions with their own clock), else the clock's now."""
+        now = at or self._clock()
+        if now.tzinfo is None:
+            raise ValueError("the store clock must return aware datetimes")
+        return now.astimezone(UTC)
+
+
+def is_postgres(tx: AsyncSession) -> bool:
+    return tx.get_bind().dialect.name == "postgresql"
+
+
+def insert(tx: AsyncSession, row: type[Any]) -> Any:
+    """The dialect's INSERT, which offers ``on_conflict_do_nothing`` / ``_do_update``."""
+    # Both dialect inserts take the same keywords; typed Any because SQLAlchemy has no common
+    # protocol for them.
+    return postgresql.insert(row) if is_postgres(tx) else sqlite.insert(row)
+
+
+def locked(tx: AsyncSession, statement: SelectT) -> SelectT:
+    """``statement`` locking the rows it reads until the transaction ends."""
+    # SQLite has no row locks; its writers are already serialised by BEGIN IMMEDIATE.
+    return statement.with_for_update() if is_postgres(tx) else statement
+
+
+def to_record(kind: type[R], row: object) -> R:
+    """The frozen record of a row: records name their fields after the ORM columns."""
+    return kind(**{field.name: getattr(row, field.name) for field in dataclasses.fields(kind)})
