@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -21,8 +21,9 @@ from cli import render
 from cli.durations import parse_duration
 from cli.http import ApiClient, ApiError, ValidationFailed, decode
 from cli.webhook import build_text_webhook, signed_body, simulated_message_id
+from core.clock import utc_now
 from core.config import DEV_PLACEHOLDER
-from core.vocabulary import WA_ID_RE, SessionState
+from core.vocabulary import MAX_EXPIRY_HOURS, MIN_EXPIRY_HOURS, WA_ID_RE, SessionState
 
 app = typer.Typer(
     name="wa-sessions",
@@ -100,10 +101,6 @@ def _failures_exit() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _wa_id(number: str) -> str:
     digits = re.sub(r"[\s().-]", "", number).removeprefix("+")
     if not WA_ID_RE.fullmatch(digits):
@@ -141,7 +138,7 @@ def simulate(
     options = _options(ctx)
     wa_id = _wa_id(number)
     age = _duration(ago)
-    now = _now()
+    now = utc_now()
     sent_at = now - age
     with _failures_exit(), options.client() as api:
         account = api.get(options.account_path())
@@ -194,7 +191,7 @@ def sessions(
         params["state"] = state.value
     with _failures_exit(), options.client() as api:
         data = api.get(options.account_path("/sessions"), params=params)
-    typer.echo(render.sessions(data.get("items", []), now=_now()))
+    typer.echo(render.sessions(data.get("items", []), now=utc_now()))
 
 
 @app.command()
@@ -207,7 +204,7 @@ def session(
     wa_id = _wa_id(number)
     with _failures_exit(), options.client() as api:
         data = api.get(options.account_path(f"/sessions/{wa_id}"))
-    typer.echo(render.session(data, now=_now()))
+    typer.echo(render.session(data, now=utc_now()))
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -223,7 +220,11 @@ def settings(
         ),
     ] = None,
     hours: Annotated[
-        int | None, typer.Option("--hours", help="Hours of silence before the reminder (1-23).")
+        int | None,
+        typer.Option(
+            "--hours",
+            help=f"Hours of silence before the reminder ({MIN_EXPIRY_HOURS}-{MAX_EXPIRY_HOURS}).",
+        ),
     ] = None,
     message: Annotated[
         str | None, typer.Option("--message", help="Reminder text, with merge fields.")
@@ -320,7 +321,7 @@ def reminders(
         params["wa_id"] = _wa_id(number)
     with _failures_exit(), options.client() as api:
         data = api.get(options.account_path("/reminders"), params=params)
-    typer.echo(render.reminders(data.get("items", []), now=_now()))
+    typer.echo(render.reminders(data.get("items", []), now=utc_now()))
     if data.get("next"):
         typer.echo("(more: raise --limit)")
 
@@ -340,4 +341,4 @@ def outbox(
     )
     with _failures_exit(), client as sandbox:
         data = sandbox.get("/_sandbox/messages")
-    typer.echo(render.outbox(data.get("items", []), now=_now()))
+    typer.echo(render.outbox(data.get("items", []), now=utc_now()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from core.clock import utc_now
 from core.temporal_names import ACCOUNT_ID, REMINDER_DUE_AT, SESSION_STATE, WINDOW_CLOSES_AT
 from core.vocabulary import SessionState
 
@@ -56,7 +57,7 @@ def sessions_in_state(state: SessionState, *, account_id: str | None = None) -> 
 
 def reminders_due_within(window: timedelta, *, now: datetime | None = None) -> str:
     """Sessions whose reminder falls due before ``now + window`` (overdue ones included)."""
-    until = (now or datetime.now(UTC)) + window
+    until = (now or utc_now()) + window
     return (
         f"{SESSION_STATE.name} = {quote(SessionState.WAITING.value)}"
         f" AND {REMINDER_DUE_AT.name} < {timestamp(until)} AND {RUNNING}"
@@ -65,5 +66,5 @@ def reminders_due_within(window: timedelta, *, now: datetime | None = None) -> s
 
 def windows_closing_within(window: timedelta, *, now: datetime | None = None) -> str:
     """Sessions whose 24-hour customer service window closes before ``now + window``."""
-    until = (now or datetime.now(UTC)) + window
+    until = (now or utc_now()) + window
     return f"{WINDOW_CLOSES_AT.name} < {timestamp(until)} AND {RUNNING}"

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
+from core.clock import utc_now
 from whatsapp.errors import (
     AmbiguousSendError,
     PermanentSendError,
@@ -203,7 +204,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
             return None
         if when.tzinfo is None:  # an HTTP-date is always GMT
             when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        seconds = (when - (now or utc_now())).total_seconds()
     if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN or infinite
         return None
     return max(seconds, 0.0)

@@ -30,12 +30,13 @@ import logging
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, ValidationError
+
+from core.clock import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def create_sandbox_app(*, access_tokens: set[str] | None = None) -> FastAPI:
             wa_id=wa_id,
             body=send.text.body,
             callback_data=send.biz_opaque_callback_data,
-            received_at=datetime.now(UTC),
+            received_at=utc_now(),
             answered_status=failure.status if isinstance(failure, AcceptThenFail) else 200,
         )
         state.messages.append(message)
