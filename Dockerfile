@@ -1,5 +1,5 @@
 # The API and the worker share one image: `python -m api` (default) or `python worker.py`.
-# Built by docker-compose.yml; configuration comes from the environment (SPEC §5).
+# Built by docker-compose.yml; configuration comes from the environment (docs/operating.md#configuration).
 
 ARG PYTHON_IMAGE=python:3.11.10-slim-bookworm
 

@@ -1,4 +1,4 @@
-"""Per-sender pacing: Meta allows about 80 messages/s per business number (SPEC §4).
+"""Per-sender pacing: Meta allows about 80 messages/s per business number (docs/sending.md#pacing).
 
 A burst of due reminders waits here for its turn instead of collecting 130429 errors; what
 still gets throttled by Meta is retried by Temporal, so nothing is dropped.

@@ -1,4 +1,4 @@
-"""The HTTP layer: Meta's webhook, the management API, health and metrics (SPEC §5).
+"""The HTTP layer: Meta's webhook, the management API, health and metrics (docs/http-api.md).
 
 - ``app``: ``create_app()``, the app factory whose lifespan owns the Temporal client, the
   database engine and the httpx client; ``main()`` serves it with uvicorn.

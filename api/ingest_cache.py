@@ -1,5 +1,5 @@
 """What the webhook path already knows, so a message to a known conversation costs no database
-round trip (SPEC §9: webhook ingest within 80 % of bare signal-with-start).
+round trip (docs/operating.md#performance: ingest within 80 % of bare signal-with-start).
 
 Per API process, bounded, with expiry:
 

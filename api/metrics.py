@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-# Meta wants an answer within a few seconds; buckets resolve the 250 ms median target of SPEC §9.
+# Meta wants an answer within a few seconds; buckets resolve the 250 ms median target
+# (docs/operating.md#performance).
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 

@@ -1,4 +1,4 @@
-"""Benchmarks of SPEC §9 (Speed): every figure is a ratio against bare Temporal, same run.
+"""Benchmarks: every figure is a ratio against bare Temporal, same run (docs/operating.md).
 
 Each scenario is a module with a ``main()`` (``python -m bench.ingest``, ``bench.latency``,
 ``bench.drain``, ``bench.scale``; ``python -m bench.run_all`` runs them all, ``--quick`` for a

@@ -1,4 +1,4 @@
-"""Reminder drain: many reminders due at once, and a steady flow of them (SPEC §9).
+"""Reminder drain: many reminders due at once, and a steady flow of them.
 
 Burst. ``--reminders`` sessions (default 1,000) are opened through the API, each with a message
 whose timestamp is ``expiry_hours`` (1 h) minus a lead time old, all in the same second, so

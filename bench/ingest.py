@@ -1,4 +1,4 @@
-"""Webhook ingest rate through the API vs bare signal-with-start (SPEC §9, target ratio ≥ 0.8).
+"""Webhook ingest rate through the API vs bare signal-with-start (target ratio ≥ 0.8).
 
 Both modes keep the same number of requests in flight (``--concurrency``, one message per
 request) against the same server and worker, in alternating rounds (bare, webhook, bare, …)

@@ -1,4 +1,4 @@
-"""Latency at a fixed offered load: webhook vs bare signal-with-start (SPEC §9).
+"""Latency at a fixed offered load: webhook vs bare signal-with-start.
 
 Open loop: one message every ``1/--rate`` seconds for ``--duration`` seconds, sent at its
 scheduled instant whatever the earlier answers did; a message's latency counts from that

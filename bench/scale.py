@@ -1,4 +1,4 @@
-"""Many open sessions: worker memory and ingest rate at size vs empty (SPEC §9).
+"""Many open sessions: worker memory and ingest rate at size vs empty.
 
 1. The worker's resident memory (``VmRSS`` of the worker subprocess) right after start.
 2. Ingest rate on a nearly empty server: alternating closed-loop rounds, webhook and bare

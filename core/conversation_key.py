@@ -1,7 +1,8 @@
 """Pseudonymous conversation keys: a keyed hash of (account, customer number).
 
 Temporal workflow ids, search attributes and log lines carry this key instead of the customer's
-phone number (SPEC §6); the API recomputes it from the number to find a session.
+phone number (docs/architecture.md#why-these-choices); the API recomputes it from the number
+to find a session.
 """
 
 from __future__ import annotations

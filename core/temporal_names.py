@@ -22,7 +22,7 @@ SESSION_QUERY: Final = "session"
 
 WORKFLOW_ID_PREFIX: Final = "conversation"
 
-# Custom search attributes (docs/operating.md#inspecting-sessions-in-the-temporal-web-ui).
+# Custom search attributes (docs/operating.md#temporal-web-ui).
 ACCOUNT_ID = SearchAttributeKey.for_keyword("AccountId")
 SESSION_STATE = SearchAttributeKey.for_keyword("SessionState")
 REMINDER_DUE_AT = SearchAttributeKey.for_datetime("ReminderDueAt")

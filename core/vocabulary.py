@@ -79,7 +79,8 @@ class DeliveryStatus(StrEnum):
 
 # -- Meta error codes the domain rules name ---------------------------------------------------
 
-# "More than 24 hours have passed since the customer last replied" (docs/sending.md#errors).
+# "More than 24 hours have passed since the customer last replied"
+# (docs/sending.md#error-classification).
 WINDOW_CLOSED_ERROR_CODE: Final = 131047
 
 

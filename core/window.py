@@ -1,4 +1,4 @@
-"""Customer-service-window arithmetic (SPEC §3 rules 2, 4, 5). Pure functions, UTC-aware."""
+"""Customer-service-window arithmetic (docs/sessions.md). Pure functions, UTC-aware."""
 
 from __future__ import annotations
 

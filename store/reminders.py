@@ -1,6 +1,6 @@
 """Reminders: the audit trail, which doubles as the idempotency record of every send.
 
-One record per silence that reached the send activity (docs/sending.md#never-a-duplicate)::
+One record per silence that reached the send activity (docs/sending.md#the-idempotency-record)::
 
     claim ─ acquired ─▶ send ─┬─ finish(sent / failed / ...)
       │                       ├─ finish(unknown)   the request may have left

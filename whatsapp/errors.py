@@ -1,4 +1,5 @@
-"""What can go wrong when sending through the WhatsApp Cloud API, and how to tell (SPEC §4).
+"""What can go wrong when sending through the WhatsApp Cloud API, and how to tell
+(docs/sending.md#error-classification).
 
 Pure: no httpx, no I/O, so workflow code (which runs in Temporal's sandbox) can import the
 exception types and the classification.
@@ -138,7 +139,7 @@ def classify_error(
     details: str | None = None,
     retry_after: float | None = None,
 ) -> WhatsAppError:
-    """The exception for one error answer from the Graph API (SPEC §4).
+    """The exception for one error answer from the Graph API (docs/sending.md#error-classification).
 
     ``http_status`` is None for errors that did not come with an HTTP answer (a ``failed``
     status webhook, for instance); ``retry_after`` is kept only on retryable errors.

@@ -9,7 +9,7 @@ raised, whatever the bytes (the API answers 400, never 500).
 
 Deliberately not errors (they end up in ``WebhookBatch.ignored``): another ``object`` than
 ``whatsapp_business_account``, change fields other than ``messages`` (their ``value`` has another
-shape), ``system``/``unsupported`` messages (not customer messages, SPEC §3 rule 1), status values
+shape), ``system``/``unsupported`` messages (not customer messages, docs/sessions.md), status values
 we do not track (``deleted``, ``warning``, anything new) and ``value.errors[]`` notifications.
 
 Pure: no I/O, no clock.
@@ -170,7 +170,7 @@ class _Item(BaseModel):
 
 
 class InboundMessage(_Item):
-    """A message the customer wrote: moves T and re-arms the session (SPEC §3)."""
+    """A message the customer wrote: moves T and re-arms the session (docs/sessions.md)."""
 
     phone_number_id: str
     wa_id: str = Field(description="the customer's number (the message's ``from``)")

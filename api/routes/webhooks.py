@@ -1,4 +1,7 @@
-"""Meta's webhook: the verification handshake and the signed event POST (SPEC §5)."""
+"""Meta's webhook: the verification handshake and the signed event POST.
+
+The rules are docs/http-api.md#webhook.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # One-shot job (temporalio/admin-tools): create the namespace the service uses and register its
-# custom search attributes (SPEC §6). The API and the worker register missing attributes at
+# custom search attributes (docs/operating.md#temporal-web-ui). The API and the worker register missing attributes at
 # start-up too; doing it here as well means the Web UI filters work before either has started.
 #
 # Safe to re-run: existing namespaces and attributes are left as they are.

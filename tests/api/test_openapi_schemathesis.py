@@ -1,5 +1,5 @@
-"""Property (SPEC §9 "Bad input"): no request generated from the OpenAPI schema makes the API
-answer a server error.
+"""Property: no request generated from the OpenAPI schema makes the API answer a server error
+(docs/http-api.md#errors-and-status-codes).
 
 Schemathesis derives the requests from the document FastAPI serves at ``/openapi.json`` (loaded
 with ``from_dict(app.openapi())``, checked against the served one below: ``from_asgi`` would run

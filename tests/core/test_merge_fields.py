@@ -1,4 +1,7 @@
-"""Merge fields: save-time validation, literal rendering, name and phone fallbacks (SPEC §1)."""
+"""Merge fields: save-time validation, literal rendering, name and phone fallbacks.
+
+The rules are docs/sessions.md#settings.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""End to end, SPEC §9 reliability: Graph API 5xx retried into exactly one message, a worker
-stopped across the due time still sends exactly once (durable timer), and a database outage
-during a webhook answers 5xx so that Meta's retry, after recovery, is handled in full.
+"""End to end (docs/operating.md#reliability): Graph API 5xx retried into exactly one message, a
+worker stopped across the due time still sends exactly once (durable timer), and a database
+outage during a webhook answers 5xx so that Meta's retry, after recovery, is handled in full.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """End to end, over HTTP: signed webhooks in, reminders out at the stand-in Graph API.
 
 Each test is one customer of one account: the message timestamps put the reminder's due time a
-few seconds ahead (SPEC §3 rule 11: time from the message, not from receipt), so the real
+few seconds ahead (docs/sessions.md#due-time: time from the message, not from receipt), so the real
 worker's durable timers fire while the test watches.
 """
 

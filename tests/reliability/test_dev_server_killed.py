@@ -1,4 +1,6 @@
-"""SPEC §9: killing the Temporal dev server (keeping its persistence file) loses no reminder.
+"""Killing the Temporal dev server (keeping its persistence file) loses no reminder.
+
+docs/operating.md#reliability lists this guarantee.
 
 The dev server runs as a plain process here so that it can be SIGKILLed mid-session, as a crash
 would; the worker keeps running and reconnects when the server is back on the same file.

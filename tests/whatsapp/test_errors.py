@@ -1,4 +1,4 @@
-"""SPEC §4 error classification, table-driven over every listed code."""
+"""docs/sending.md#error-classification, table-driven over every listed code."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SPEC §3–§4 on the time-skipping test server, with the real activities, SQLite and stand-in Graph.
+"""docs/sessions.md and docs/sending.md on the time-skipping test server, with the real
+activities, SQLite and the stand-in Graph API.
 
 Every test moves the server's clock with ``env.sleep`` and then waits (in real time) for the
 outcome to show up in the sandbox outbox or the audit trail.

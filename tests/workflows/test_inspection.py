@@ -1,4 +1,4 @@
-"""SPEC §6: what an operator sees of a session in the Temporal Web UI.
+"""docs/operating.md#temporal-web-ui: what an operator sees of a session in the Temporal Web UI.
 
 The Web UI shows a run's current details (the ``__temporal_workflow_metadata`` query), the
 summaries of its timers and activities (event user metadata) and its search attributes; these

@@ -1,4 +1,7 @@
-"""SPEC §2: a workflow module never imports httpx, SQLAlchemy or anything doing I/O."""
+"""A workflow module never imports httpx, SQLAlchemy or anything doing I/O.
+
+docs/architecture.md#layers: the workflow is orchestration only.
+"""
 
 from __future__ import annotations
 
