@@ -61,7 +61,8 @@ class AccountRow(Base):
     __tablename__ = "accounts"
     __table_args__ = (
         CheckConstraint("length(account_id) BETWEEN 1 AND 64", name="account_id_length"),
-        # SQLite has no regular expressions by default; GLOB with a negated class says the same.
+        # core.vocabulary.ACCOUNT_ID_PATTERN in each dialect's SQL. SQLite has no regular
+        # expressions by default; GLOB with a negated class says the same.
         CheckConstraint("account_id ~ '^[A-Za-z0-9_-]+$'", name="account_id_charset").ddl_if(
             dialect="postgresql"
         ),
