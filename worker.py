@@ -2,26 +2,39 @@
 
 ``python worker.py`` opens what it runs on with ``boot.open_resources`` (migrations, Temporal
 client with the pydantic data converter, search attributes, store, httpx client), builds the
-activity class with its collaborators and runs until SIGTERM or SIGINT, letting in-flight
-activities finish.
+activity classes with their collaborators and runs the conversation and settings-propagation
+workflows until SIGTERM or SIGINT. On those it stops taking new tasks and gives the ones in
+flight ``WORKER_SHUTDOWN_GRACE_SECONDS`` to finish, so a send under way completes and records
+its answer.
+
+Beside the worker runs the settings reconciler: at start and every
+``SETTINGS_RECONCILE_SECONDS`` it (re)starts the delivery of every settings version some
+running session may not know yet (docs/sessions.md#settings-changes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.conversation import ConversationActivities
+from activities.settings import SettingsActivities
 from boot import Resources, open_resources
 from core.config import Settings, get_settings
+from core.contract import SettingsDelivery
+from core.temporal import deliver_settings
 from whatsapp.client import CloudApiClient
 from workflows.conversation import ConversationWorkflow
+from workflows.settings_propagation import SettingsPropagationWorkflow
 
 logger = logging.getLogger("worker")
 
@@ -39,21 +52,71 @@ def build_activities(resources: Resources, settings: Settings) -> ConversationAc
             base_url=settings.whatsapp_api_base_url,
             api_version=settings.whatsapp_api_version,
         ),
+        ambiguous_wait=timedelta(seconds=settings.whatsapp_ambiguous_wait_seconds),
     )
 
 
 def build_worker(
-    client: Client, *, task_queue: str, activities: ConversationActivities, **options: object
+    client: Client,
+    *,
+    task_queue: str,
+    activities: ConversationActivities,
+    settings_activities: SettingsActivities | None = None,
+    **options: object,
 ) -> Worker:
-    """The worker with this project's workflow and the bound activity methods."""
+    """The worker with this project's workflows and the bound activity methods.
+
+    Without ``settings_activities`` it runs the conversation workflow only (tests that drive
+    settings changes themselves).
+    """
+    workflows: list[type] = [ConversationWorkflow]
+    methods: list[Callable[..., Any]] = [
+        activities.load_settings,
+        activities.send_reminder,
+        activities.close_silence,
+    ]
+    if settings_activities is not None:
+        workflows.append(SettingsPropagationWorkflow)
+        methods += [
+            settings_activities.signal_sessions,
+            settings_activities.mark_settings_delivered,
+        ]
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[ConversationWorkflow],
-        activities=[activities.load_settings, activities.send_reminder],
+        workflows=workflows,
+        activities=methods,
         max_cached_workflows=MAX_CACHED_WORKFLOWS,
         **options,  # type: ignore[arg-type]
     )
+
+
+async def reconcile_settings(resources: Resources, *, task_queue: str) -> int:
+    """Start the delivery of every settings version not yet delivered; returns how many."""
+    pending = await resources.store.settings.undelivered()
+    for account_id, version in pending:
+        await deliver_settings(
+            resources.temporal,
+            task_queue=task_queue,
+            delivery=SettingsDelivery(account_id=account_id, version=version),
+        )
+    if pending:
+        logger.info("reconciler: delivery of %d settings version(s) (re)started", len(pending))
+    return len(pending)
+
+
+async def reconcile_forever(
+    resources: Resources, *, task_queue: str, interval: float, stop: asyncio.Event
+) -> None:
+    """``reconcile_settings`` now and every ``interval`` seconds until ``stop``; a failed round
+    (Temporal or the database unavailable) is logged and tried again next time."""
+    while not stop.is_set():
+        try:
+            await reconcile_settings(resources, task_queue=task_queue)
+        except Exception:  # noqa: BLE001 - the next round retries whatever went wrong
+            logger.warning("settings reconciler: round failed; retrying", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
 def _runtime(settings: Settings) -> Runtime | None:
@@ -74,11 +137,24 @@ async def run(settings: Settings, *, stop: asyncio.Event) -> None:
             resources.temporal,
             task_queue=settings.temporal_task_queue,
             activities=build_activities(resources, settings),
+            settings_activities=SettingsActivities(
+                store=resources.store, temporal=resources.temporal
+            ),
+            graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
         )
         logger.info("worker polling task queue %s", settings.temporal_task_queue)
         async with worker:
+            reconciler = asyncio.create_task(
+                reconcile_forever(
+                    resources,
+                    task_queue=settings.temporal_task_queue,
+                    interval=settings.settings_reconcile_seconds,
+                    stop=stop,
+                )
+            )
             await stop.wait()
             logger.info("shutting down: finishing in-flight tasks")
+            await reconciler
 
 
 def main(argv: Sequence[str] | None = None) -> None:

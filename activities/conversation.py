@@ -1,15 +1,23 @@
-"""The conversation's activities: read the settings, and decide-and-send one reminder.
+"""The conversation's activities: read the settings, attempt one reminder send, settle a silence.
 
 The rules are docs/sessions.md and docs/sending.md. ``ConversationActivities`` gets its
 collaborators (store, WhatsApp client, pacer, clock) in the constructor; ``worker.py`` builds
-it and registers the bound methods. The module imports no I/O
-library at run time (only types under ``TYPE_CHECKING``), so the workflow may import it to
-reference the activities by method.
+it and registers the bound methods. The module imports no I/O library at run time (only types
+under ``TYPE_CHECKING``), so the workflow may import it to reference the activities by method.
 
-Never a duplicate: a send first *claims* the idempotency record of (conversation, T). A retried
-attempt finds the claim: a final outcome is reused, a claim released as ``retrying`` (the send
-certainly did not happen) is taken over, and a claim still ``pending`` (an attempt died while
-sending) is recorded as ``unknown`` and not re-sent.
+One call of ``send_reminder`` is one attempt, and it never sleeps on Meta's behalf: when it
+cannot decide yet it says when to come back (``retry_in_seconds``) and the workflow waits on a
+durable timer, which it can abandon when the customer writes again.
+
+Never a duplicate: an attempt first *claims* the silence's record, keyed by (conversation, T)
+(``store.reminders``). What the record says decides the attempt:
+
+    new, retrying, skipped_disabled   claimed: this attempt may send
+    a decision                        reused: nothing is sent
+    pending                           an earlier attempt died mid-send: treated as ambiguous
+    ambiguous                         a status webhook is the proof that it went out; without
+                                      one after ``ambiguous_wait``, send again with the same
+                                      reminder id (docs/sending.md#ambiguous-attempts)
 """
 
 from __future__ import annotations
@@ -18,13 +26,19 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypedDict
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.throttle import SendPacer
 from core.clock import AsyncClock, awaitable, utc_now
-from core.contract import LoadSettingsRequest, ReminderRequest, ReminderResult, ReminderSettings
+from core.contract import (
+    CloseReason,
+    CloseSilenceRequest,
+    LoadSettingsRequest,
+    ReminderRequest,
+    ReminderResult,
+    ReminderSettings,
+)
 from core.merge_fields import merge_values, render
-from core.vocabulary import DEFAULT_EXPIRY_HOURS, IN_FLIGHT_OUTCOMES, ReminderOutcome
+from core.vocabulary import DEFAULT_EXPIRY_HOURS, ReminderOutcome
 from core.window import reminder_due_at, window_closes_at
 from store.errors import AccountNotFound
 from whatsapp.errors import (
@@ -36,12 +50,13 @@ from whatsapp.errors import (
 
 if TYPE_CHECKING:
     from store.records import ReminderRecord
+    from store.reminders import Reminders
     from store.repository import Store
     from whatsapp.client import CloudApiClient
 
 
 class _RecordKeys(TypedDict):
-    """What identifies an audit record: the conversation and the silence's T."""
+    """What identifies a silence's record: the conversation and the silence's T."""
 
     account_id: str
     conversation_key: str
@@ -51,6 +66,26 @@ class _RecordKeys(TypedDict):
 
 # Used when an account vanished: its sessions pause instead of failing.
 DISABLED = ReminderSettings(enabled=False, expiry_hours=DEFAULT_EXPIRY_HOURS)
+# Nothing is sent with less than this left before the window closes: the request, Meta's
+# processing and the customer's phone all take time, and 131047 would be the answer.
+SEND_MARGIN = timedelta(seconds=60)
+DEFAULT_AMBIGUOUS_WAIT = timedelta(seconds=60)
+# A throttled send without a Retry-After waits 1, 2, 4 … at most 30 seconds.
+MAX_BACKOFF_SECONDS = 30.0
+
+# What a record still in flight becomes when its silence ends without a send getting through.
+_NOT_SENT_WHEN: dict[CloseReason, ReminderOutcome] = {
+    "customer_replied": ReminderOutcome.SKIPPED_CUSTOMER_REPLIED,
+    "window_closed": ReminderOutcome.FAILED,
+    "disabled": ReminderOutcome.SKIPPED_DISABLED,
+    "gave_up": ReminderOutcome.FAILED,
+}
+_CLOSE_REASONS: dict[CloseReason, str] = {
+    "customer_replied": "the customer wrote again before the send got through",
+    "window_closed": "the window closed before the send got through",
+    "disabled": "reminders were disabled before the send got through",
+    "gave_up": "the send activity kept failing until the window closed",
+}
 
 
 def _result(record: ReminderRecord) -> ReminderResult:
@@ -63,6 +98,14 @@ def _result(record: ReminderRecord) -> ReminderResult:
     )
 
 
+def _seconds(delta: timedelta) -> float:
+    return max(delta.total_seconds(), 0.0)
+
+
+def _backoff(attempts: int) -> float:
+    return min(MAX_BACKOFF_SECONDS, 2.0 ** max(attempts - 1, 0))
+
+
 class ConversationActivities:
     """Activities of the conversation workflow, bound to one store and one WhatsApp client."""
 
@@ -73,68 +116,119 @@ class ConversationActivities:
         whatsapp: CloudApiClient,
         pacer: SendPacer | None = None,
         clock: AsyncClock | None = None,
+        ambiguous_wait: timedelta = DEFAULT_AMBIGUOUS_WAIT,
     ) -> None:
         self._store = store
         self._whatsapp = whatsapp
         self._pacer = pacer or SendPacer()
         self._clock = clock or awaitable(utc_now)
+        self._ambiguous_wait = ambiguous_wait
 
     @activity.defn
     async def load_settings(self, request: LoadSettingsRequest) -> ReminderSettings:
-        """The account's reminder switch and hours as the database has them now."""
+        """The account's reminder switch, hours and settings version as the database has them."""
         try:
             settings = await self._store.settings.get(account_id=request.account_id)
         except AccountNotFound:
             activity.logger.warning("account %s not found; session paused", request.account_id)
             return DISABLED
-        return ReminderSettings(enabled=settings.enabled, expiry_hours=settings.expiry_hours)
+        return ReminderSettings(
+            enabled=settings.enabled, expiry_hours=settings.expiry_hours, version=settings.version
+        )
 
     @activity.defn
     async def send_reminder(self, request: ReminderRequest) -> ReminderResult:
-        """Re-check everything at fire time, then send the reminder at most once."""
-        result = await self._decide_and_send(request)
+        """One attempt: re-check everything now, then send at most once (or say when to retry)."""
+        result = await self._attempt(request)
         # Reminders by outcome, on the worker's Prometheus endpoint (WORKER_METRICS_ADDRESS).
         activity.metric_meter().create_counter(
-            "reminder_decisions", "Reminder decisions of the send activity, by outcome."
+            "reminder_decisions", "Reminder attempts of the send activity, by outcome."
         ).add(1, {"outcome": result.outcome.value})
         return result
 
-    async def _decide_and_send(self, request: ReminderRequest) -> ReminderResult:
+    @activity.defn
+    async def close_silence(self, request: CloseSilenceRequest) -> ReminderResult:
+        """The silence is over: give its record a final outcome if it is still in flight."""
+        reminders = self._store.reminders
+        now = await self._clock()
+        record = await reminders.close_silence(
+            conversation_key=request.conversation_key,
+            last_customer_message_at=request.last_customer_message_at,
+            not_sent=_NOT_SENT_WHEN[request.why],
+            reason=_CLOSE_REASONS[request.why],
+            at=now,
+        )
+        if record is None and request.why == "gave_up":
+            # The attempts failed before any record was written: the audit still gets one.
+            context = await reminders.load_context(
+                account_id=request.account_id, conversation_key=request.conversation_key
+            )
+            if context.account is not None:
+                record = await reminders.record_decision(
+                    account_id=request.account_id,
+                    conversation_key=request.conversation_key,
+                    wa_id="" if context.contact is None else context.contact.wa_id,
+                    last_customer_message_at=request.last_customer_message_at,
+                    outcome=ReminderOutcome.FAILED,
+                    reason=_CLOSE_REASONS["gave_up"],
+                    at=now,
+                )
+        if record is None:
+            return ReminderResult(outcome=ReminderOutcome.FAILED, reason="no record to settle")
+        return _result(record)
+
+    async def _attempt(self, request: ReminderRequest) -> ReminderResult:
         reminders = self._store.reminders
         last = request.last_customer_message_at
         context = await reminders.load_context(
             account_id=request.account_id, conversation_key=request.conversation_key
         )
         account, contact, settings = context.account, context.contact, context.settings
-        if account is None or contact is None or settings is None:
-            missing = "contact" if account is not None else "account"
+        if account is None or settings is None:
+            # No record can name a missing account (the audit belongs to it).
             activity.logger.warning(
-                "no %s for conversation %s; reminder not sent", missing, request.conversation_key
+                "no account for conversation %s; reminder not sent", request.conversation_key
             )
-            return ReminderResult(outcome=ReminderOutcome.FAILED, reason=f"{missing} not found")
+            return ReminderResult(outcome=ReminderOutcome.FAILED, reason="account not found")
         now = await self._clock()
-        record_keys: _RecordKeys = {
+        keys: _RecordKeys = {
             "account_id": request.account_id,
             "conversation_key": request.conversation_key,
-            "wa_id": contact.wa_id,
+            "wa_id": "" if contact is None else contact.wa_id,
             "last_customer_message_at": last,
         }
+        if contact is None:
+            activity.logger.warning(
+                "no contact for conversation %s; reminder not sent", request.conversation_key
+            )
+            record = await reminders.record_decision(
+                **keys, outcome=ReminderOutcome.FAILED, reason="contact not found", at=now
+            )
+            return _result(record)
 
         if not settings.enabled:
             record = await reminders.record_decision(
-                **record_keys,
+                **keys,
                 outcome=ReminderOutcome.SKIPPED_DISABLED,
                 reason="session reminders are disabled",
                 at=now,
             )
-            return _result(record)
+            # Whatever the record keeps (an earlier attempt may await its proof), the session
+            # pauses.
+            return ReminderResult(
+                outcome=ReminderOutcome.SKIPPED_DISABLED, reminder_id=record.reminder_id
+            )
 
         due = reminder_due_at(last, settings.expiry_hours)
         closes = window_closes_at(last)
         if now < due and now < closes:
             return ReminderResult(
-                outcome=ReminderOutcome.NOT_DUE, expiry_hours=settings.expiry_hours
+                outcome=ReminderOutcome.NOT_DUE,
+                expiry_hours=settings.expiry_hours,
+                retry_in_seconds=_seconds(due - now),
             )
+        if closes - now < SEND_MARGIN:
+            return await self._too_late(keys)
 
         try:
             values = merge_values(
@@ -147,53 +241,101 @@ class ConversationActivities:
             )
         except ValueError as err:  # a number WhatsApp itself would refuse: no retry can help
             record = await reminders.record_decision(
-                **record_keys, outcome=ReminderOutcome.FAILED, reason=str(err), at=now
+                **keys, outcome=ReminderOutcome.FAILED, reason=str(err), at=now
             )
             return _result(record)
         text = render(settings.message, values)
-        claim = await reminders.claim(**record_keys, text=text, at=now)
-        record = claim.record
-        if not claim.acquired:
-            if record.outcome not in IN_FLIGHT_OUTCOMES:
-                return _result(record)  # a retry after the decision was stored
-            # An earlier attempt died between claiming and recording: it may have sent.
-            record = await reminders.finish(
-                reminder_id=record.reminder_id,
-                outcome=ReminderOutcome.UNKNOWN,
-                reason="an earlier attempt stopped mid-send; not re-sent to avoid a duplicate",
-                at=now,
-            )
-            return _result(record)
 
-        if now >= closes:
-            record = await reminders.finish(
-                reminder_id=record.reminder_id,
-                outcome=ReminderOutcome.SKIPPED_WINDOW_CLOSED,
-                reason="the 24-hour window had closed",
-                at=now,
-            )
-            return _result(record)
+        # The pacer's turn before the claim: a wait here holds no claim, so a worker stopped
+        # while waiting leaves nothing in flight.
+        await self._pacer.wait_turn(account.phone_number_id)
+        now = await self._clock()
+        claim = await reminders.claim(**keys, text=text, at=now)
+        record = claim.record
+        maybe_sent_before = False
+        if not claim.acquired:
+            if record.outcome not in (ReminderOutcome.PENDING, ReminderOutcome.AMBIGUOUS):
+                return _result(record)  # a retry after the decision was stored
+            if record.outcome is ReminderOutcome.PENDING:
+                # An earlier attempt died between its claim and its answer: it may have sent.
+                # That is an ambiguous attempt, dated from its claim.
+                await reminders.mark_ambiguous(
+                    reminder_id=record.reminder_id,
+                    reason="an earlier attempt stopped mid-send",
+                    attempt=record.attempts,
+                    at=record.decided_at,
+                )
+            proof_due = record.decided_at + self._ambiguous_wait
+            if now < proof_due:
+                return ReminderResult(
+                    outcome=ReminderOutcome.AMBIGUOUS,
+                    reminder_id=record.reminder_id,
+                    reason=record.reason,
+                    retry_in_seconds=_seconds(proof_due - now),
+                )
+            reclaimed = await reminders.reclaim_ambiguous(reminder_id=record.reminder_id, at=now)
+            if reclaimed is None:
+                # A status webhook proved it meanwhile (or another attempt took it).
+                again = await reminders.claim(**keys, text=text, at=now)
+                return _result(again.record)
+            record, maybe_sent_before = reclaimed, True
 
         return await self._send(
+            reminders,
             record,
+            closes=closes,
+            maybe_sent_before=maybe_sent_before,
             phone_number_id=account.phone_number_id,
             access_token=account.access_token,
             wa_id=contact.wa_id,
             text=text,
         )
 
+    async def _too_late(self, keys: _RecordKeys) -> ReminderResult:
+        """Less than the send margin is left: settle the silence without sending."""
+        reminders = self._store.reminders
+        now = await self._clock()
+        reason = "less than a minute of the 24-hour window was left"
+        record = await reminders.close_silence(
+            conversation_key=keys["conversation_key"],
+            last_customer_message_at=keys["last_customer_message_at"],
+            not_sent=ReminderOutcome.SKIPPED_WINDOW_CLOSED,
+            reason=reason,
+            at=now,
+        )
+        if record is None or record.outcome is ReminderOutcome.SKIPPED_DISABLED:
+            record = await reminders.record_decision(
+                **keys, outcome=ReminderOutcome.SKIPPED_WINDOW_CLOSED, reason=reason, at=now
+            )
+        return _result(record)
+
     async def _send(
         self,
+        reminders: Reminders,
         record: ReminderRecord,
         *,
+        closes: datetime,
+        maybe_sent_before: bool,
         phone_number_id: str,
         access_token: str,
         wa_id: str,
         text: str,
     ) -> ReminderResult:
         """Send a claimed reminder and store what Meta answered."""
-        reminders = self._store.reminders
-        await self._pacer.wait_turn(phone_number_id)
+        attempt = record.attempts
+        # The clock once more, right before the request: the claim may have waited on the
+        # database, and nothing may leave with less than the margin left.
+        if closes - await self._clock() < SEND_MARGIN:
+            record = await reminders.finish(
+                reminder_id=record.reminder_id,
+                outcome=ReminderOutcome.UNKNOWN
+                if maybe_sent_before
+                else ReminderOutcome.SKIPPED_WINDOW_CLOSED,
+                reason="less than a minute of the 24-hour window was left",
+                attempt=attempt,
+                at=await self._clock(),
+            )
+            return _result(record)
         try:
             sent = await self._whatsapp.send_text(
                 phone_number_id=phone_number_id,
@@ -204,48 +346,64 @@ class ConversationActivities:
             )
         except WindowClosedError as err:
             record = await reminders.finish(
-                at=await self._clock(),
                 reminder_id=record.reminder_id,
                 outcome=ReminderOutcome.FAILED_WINDOW_CLOSED,
                 reason=err.message,
                 error_code=err.code,
+                attempt=attempt,
+                at=await self._clock(),
             )
         except PermanentSendError as err:
             record = await reminders.finish(
-                at=await self._clock(),
                 reminder_id=record.reminder_id,
                 outcome=ReminderOutcome.FAILED,
                 reason=err.message,
                 error_code=err.code,
+                attempt=attempt,
+                at=await self._clock(),
             )
         except AmbiguousSendError as err:
-            record = await reminders.finish(
-                at=await self._clock(),
+            # It may have reached Meta: no new attempt until a status proves it, or the wait
+            # is over.
+            await reminders.mark_ambiguous(
                 reminder_id=record.reminder_id,
-                outcome=ReminderOutcome.UNKNOWN,
-                reason=f"may have reached WhatsApp, not re-sent: {err.message}",
+                reason=f"may have reached WhatsApp: {err.message}",
+                error_code=err.code,
+                attempt=attempt,
+                at=await self._clock(),
+            )
+            return ReminderResult(
+                outcome=ReminderOutcome.AMBIGUOUS,
+                reminder_id=record.reminder_id,
+                error_code=err.code,
+                reason=err.message,
+                retry_in_seconds=self._ambiguous_wait.total_seconds(),
             )
         except RetryableSendError as err:
-            # Certainly not sent: release the claim so the retry may send, and let Temporal back
-            # off (honouring Meta's Retry-After when it gave one).
+            # Certainly not sent: release the claim, and come back after Meta's Retry-After or
+            # a backoff.
             await reminders.release(
                 reminder_id=record.reminder_id,
                 reason=err.message,
                 error_code=err.code,
+                attempt=attempt,
                 at=await self._clock(),
             )
-            raise ApplicationError(
-                f"WhatsApp asked to retry: {err.message}",
-                type="WhatsAppRetryable",
-                next_retry_delay=None
-                if err.retry_after is None
-                else timedelta(seconds=err.retry_after),
-            ) from err
+            return ReminderResult(
+                outcome=ReminderOutcome.RETRYING,
+                reminder_id=record.reminder_id,
+                error_code=err.code,
+                reason=err.message,
+                retry_in_seconds=err.retry_after
+                if err.retry_after is not None
+                else _backoff(attempt),
+            )
         else:
             record = await reminders.finish(
-                at=await self._clock(),
                 reminder_id=record.reminder_id,
                 outcome=ReminderOutcome.SENT,
                 message_id=sent.message_id,
+                attempt=attempt,
+                at=await self._clock(),
             )
         return _result(record)

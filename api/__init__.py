@@ -5,6 +5,6 @@
 - ``deps``: typed ``Annotated[..., Depends(...)]`` aliases through which routes reach them.
 - ``routes``: one router per topic (health, webhooks, accounts, settings, sessions, reminders).
 - ``ingest``: hands a parsed webhook to Temporal (signal-with-start) and the store.
-- ``broadcast``: tells every running session of an account that its settings changed.
+- settings changes reach running sessions through ``workflows.settings_propagation``.
 - ``schemas``: request and response models; ``errors``: the 503 mapping; ``metrics``: Prometheus.
 """

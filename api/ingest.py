@@ -29,9 +29,10 @@ from core.config import Settings
 from core.contract import ConversationInput, CustomerMessage
 from core.conversation_key import conversation_key
 from core.temporal import start_conversation
+from core.window import window_closes_at
 from store.records import Account
 from store.repository import Store
-from whatsapp.webhook import InboundMessage, StatusUpdate, WebhookBatch
+from whatsapp.webhook import IgnoredKind, InboundMessage, StatusUpdate, WebhookBatch
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class IngestResult:
     statuses: int
     conversations: int
     unknown_account_items: int
+    expired_messages: int
 
 
 class WebhookIngest:
@@ -79,8 +81,13 @@ class WebhookIngest:
     async def handle(self, batch: WebhookBatch) -> IngestResult:
         """Signal every customer message and apply every status; raise if any could not be."""
         received_at = self._clock()
-        self._metrics.webhook_items.labels("ignored").inc(len(batch.ignored))
-        conversations, unknown_messages = await self._group(batch.customer_messages)
+        for item in batch.ignored:
+            self._metrics.webhook_items.labels(
+                "invalid" if item.kind is IgnoredKind.INVALID else "ignored"
+            ).inc()
+        current, expired = _split_expired(batch.customer_messages, received_at=received_at)
+        self._metrics.webhook_items.labels("expired").inc(expired)
+        conversations, unknown_messages = await self._group(current)
         await _all_or_raise(
             [self._hand_over(c, received_at) for c in conversations],
             limit=MAX_CONCURRENT_CONVERSATIONS,
@@ -93,6 +100,7 @@ class WebhookIngest:
             statuses=len(batch.statuses),
             conversations=len(conversations),
             unknown_account_items=unknown,
+            expired_messages=expired,
         )
 
     async def _account(self, phone_number_id: str) -> Account | None:
@@ -187,6 +195,23 @@ class WebhookIngest:
             outcome = "none" if record is None else record.outcome
             self._metrics.reminder_statuses.labels(update.status, outcome).inc()
         return unknown
+
+
+def _split_expired(
+    messages: Sequence[InboundMessage], *, received_at: datetime
+) -> tuple[list[InboundMessage], int]:
+    """The messages that can still open or move a session, and how many cannot.
+
+    A message whose own 24-hour window had already closed when it arrived can earn no reminder,
+    and starting a session for it would only hide the conversation's real last session
+    (docs/sessions.md#messages-older-than-24-hours): it is acknowledged and counted, nothing more.
+    """
+    current = [
+        message
+        for message in messages
+        if window_closes_at(min(message.sent_at, received_at)) > received_at
+    ]
+    return current, len(messages) - len(current)
 
 
 async def _all_or_raise(jobs: Sequence[Awaitable[None]], *, limit: int) -> None:

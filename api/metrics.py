@@ -26,7 +26,8 @@ class Metrics:
         )
         self.webhook_items = Counter(
             "whatsapp_webhook_items",
-            "Items of accepted webhooks by kind (message, status, ignored, unknown_account).",
+            "Items of accepted webhooks by kind (message, status, ignored, invalid, expired, "
+            "unknown_account).",
             ["kind"],
             registry=self.registry,
         )
@@ -42,10 +43,10 @@ class Metrics:
             ["signal"],
             registry=self.registry,
         )
-        self.settings_broadcasts = Counter(
-            "settings_broadcasts",
-            "settings_changed broadcasts by mechanism (batch, list, unsupported).",
-            ["method"],
+        self.settings_deliveries = Counter(
+            "settings_deliveries",
+            "Settings saves by how their delivery to running sessions began (started, deferred).",
+            ["status"],
             registry=self.registry,
         )
         self.reminder_statuses = Counter(

@@ -160,6 +160,7 @@ class SessionSettingsOut(BaseModel):
     expiry_hours: int
     message: str
     updated_at: datetime | None = Field(description="null while the defaults apply")
+    version: int = Field(description="counts the saves; 0 while the defaults apply")
 
     @classmethod
     def of(cls, record: SessionSettingsRecord) -> SessionSettingsOut:
@@ -168,22 +169,24 @@ class SessionSettingsOut(BaseModel):
             expiry_hours=record.expiry_hours,
             message=record.message,
             updated_at=record.updated_at,
+            version=record.version,
         )
 
 
-class BroadcastOut(BaseModel):
-    method: Literal["batch", "list", "unsupported"] = Field(
-        description="how running sessions were told: a server-side batch signal, one signal "
-        "per listed session, or not at all (the server offers neither)"
+class DeliveryOut(BaseModel):
+    status: Literal["started", "deferred"] = Field(
+        description="started: the account's settings-propagation workflow delivers this version "
+        "to every running session; deferred: Temporal could not be reached, and the worker's "
+        "reconciler starts the delivery as soon as it can"
     )
-    signalled: int | None = Field(description="sessions signalled; null for a batch job")
-    job_id: str | None = None
+    version: int = Field(description="the saved settings version")
+    workflow_id: str = Field(description="the propagation workflow, in the Temporal Web UI")
 
 
 class SettingsSaved(BaseModel):
     message: Literal["Settings saved successfully"] = "Settings saved successfully"
     settings: SessionSettingsOut
-    broadcast: BroadcastOut
+    delivery: DeliveryOut
 
 
 class PreviewContact(_Body):

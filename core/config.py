@@ -51,6 +51,14 @@ class Settings(BaseSettings):
 
     # Extra: seconds the WhatsApp client waits for Meta before treating a send as ambiguous.
     whatsapp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # How long a send that may have reached Meta waits for a status webhook as proof before it
+    # is sent again (docs/sending.md#ambiguous-attempts).
+    whatsapp_ambiguous_wait_seconds: float = Field(default=60.0, gt=0)
+    # How long the worker lets in-flight activities finish after SIGTERM; longer than one send.
+    worker_shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    # How often the worker re-delivers settings versions that some running session may have
+    # missed (docs/sessions.md#settings-changes).
+    settings_reconcile_seconds: float = Field(default=60.0, gt=0)
 
     # Where ``python -m api`` listens. Loopback by default: the placeholder secrets are only
     # safe there; the container image sets API_HOST=0.0.0.0.

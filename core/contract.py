@@ -9,6 +9,7 @@ Safe to import from workflow code: no I/O, no clocks.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -30,9 +31,12 @@ class CustomerMessage(_Model):
 class SettingsChanged(_Model):
     """Signal: the account's session settings were saved; reload them and re-arm.
 
-    It carries nothing: the workflow reads the settings from the database, which is the truth.
-    (Histories recorded before may hold a ``changed_at``; pydantic ignores it.)
+    The workflow reads the settings from the database, which is the truth; ``version`` only
+    lets a session skip a reload for a version it already has (None: reload anyway). Histories
+    recorded before may hold a ``changed_at``; pydantic ignores it.
     """
+
+    version: int | None = None
 
 
 class ReminderSettings(_Model):
@@ -40,6 +44,7 @@ class ReminderSettings(_Model):
 
     enabled: bool
     expiry_hours: int = Field(ge=MIN_EXPIRY_HOURS, le=MAX_EXPIRY_HOURS)
+    version: int | None = Field(default=None, description="the settings version read")
 
 
 class LoadSettingsRequest(_Model):
@@ -56,6 +61,13 @@ class CarriedState(_Model):
         default=None, description="the T whose silence already got a final reminder decision"
     )
     message_count: int = 0
+    attempted_for: AwareDatetime | None = Field(
+        default=None, description="the T whose send may have left a record still in flight"
+    )
+    retry_for: AwareDatetime | None = Field(
+        default=None, description="the T whose next attempt must wait for ``retry_at``"
+    )
+    retry_at: AwareDatetime | None = None
 
 
 class ConversationInput(_Model):
@@ -93,7 +105,13 @@ class ReminderRequest(_Model):
 
 
 class ReminderResult(_Model):
-    """Activity result: the decision, and for ``not_due`` the hours that moved the due time."""
+    """Activity result: one attempt's decision (docs/sending.md).
+
+    A decision ends the attempts. ``not_due`` (with the hours that moved the due time),
+    ``retrying`` (throttled, certainly not sent) and ``ambiguous`` (may have been sent; waiting
+    for proof) ask the workflow to come back after ``retry_in_seconds``, measured by the
+    activity's own clock.
+    """
 
     outcome: ReminderOutcome
     expiry_hours: int | None = None
@@ -101,3 +119,23 @@ class ReminderResult(_Model):
     message_id: str | None = None
     error_code: int | None = None
     reason: str | None = None
+    retry_in_seconds: float | None = Field(default=None, ge=0)
+
+
+CloseReason = Literal["customer_replied", "window_closed", "disabled", "gave_up"]
+
+
+class CloseSilenceRequest(_Model):
+    """Activity input: the silence that began at T is over; settle its record if in flight."""
+
+    account_id: str
+    conversation_key: str
+    last_customer_message_at: AwareDatetime
+    why: CloseReason
+
+
+class SettingsDelivery(_Model):
+    """Input and signal of the settings-propagation workflow: an account's settings version."""
+
+    account_id: str
+    version: int = Field(ge=1)

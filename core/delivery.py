@@ -24,8 +24,9 @@ from core.vocabulary import (
 
 # Delivery states only move forward; ``failed`` has no rank (see ``delivery_advances``).
 _RANK: Final = {DeliveryStatus.SENT: 1, DeliveryStatus.DELIVERED: 2, DeliveryStatus.READ: 3}
-# Outcomes a status webhook may correct: any status proves Meta accepted the message.
-UNPROVEN_OUTCOMES: Final = frozenset({ReminderOutcome.PENDING, ReminderOutcome.UNKNOWN})
+# Outcomes a status webhook may correct: any status proves Meta accepted the message, whatever
+# the record thought of the attempt (even ``retrying``: a status is stronger than a guess).
+UNPROVEN_OUTCOMES: Final = IN_FLIGHT_OUTCOMES | {ReminderOutcome.UNKNOWN}
 # Outcomes the sender may still overwrite with its own answer. A final outcome already written
 # by a status webhook (which can overtake the sending activity) is evidence, and is kept.
 FINISHABLE_OUTCOMES: Final = IN_FLIGHT_OUTCOMES | {ReminderOutcome.UNKNOWN}
@@ -70,7 +71,7 @@ def fold_status(current: Delivery, report: StatusReport) -> tuple[Delivery, bool
       error, and makes the outcome ``failed_window_closed`` for an asynchronous 131047, or
       ``failed`` where the send's fate was not yet proven.
     - Any other status, even a stale duplicate, proves the message left: an unproven outcome
-      (``pending``, ``unknown``) becomes ``sent``.
+      (in flight, or ``unknown``) becomes ``sent``.
     """
     result = current
     advanced = delivery_advances(current=current.delivery_status, new=report.status)

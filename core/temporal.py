@@ -23,13 +23,16 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.contract import ConversationInput, CustomerMessage, SessionSnapshot
+from core.contract import ConversationInput, CustomerMessage, SessionSnapshot, SettingsDelivery
 from core.temporal_names import (
     ACCOUNT_ID,
     CONVERSATION_WORKFLOW,
     CUSTOMER_MESSAGE_SIGNAL,
     SEARCH_ATTRIBUTES,
+    SETTINGS_PROPAGATION_WORKFLOW,
+    SETTINGS_SAVED_SIGNAL,
     conversation_workflow_id,
+    settings_workflow_id,
 )
 
 # Bounds one signal-with-start, so a stuck server turns into an error long before Meta, which
@@ -79,6 +82,37 @@ async def start_conversation(
         search_attributes=TypedSearchAttributes([SearchAttributePair(ACCOUNT_ID, account_id)]),
         rpc_timeout=rpc_timeout,
     )
+
+
+async def deliver_settings(
+    client: Client,
+    *,
+    task_queue: str,
+    delivery: SettingsDelivery,
+    rpc_timeout: timedelta = START_RPC_TIMEOUT,
+) -> str:
+    """Make sure the account's settings-propagation workflow delivers ``delivery.version``.
+
+    Signal-with-start: a run already delivering takes the newer version; otherwise a new run
+    starts. Returns the workflow id (docs/sessions.md#settings-changes).
+    """
+    workflow_id = settings_workflow_id(delivery.account_id)
+    await client.start_workflow(
+        SETTINGS_PROPAGATION_WORKFLOW,
+        delivery,
+        id=workflow_id,
+        task_queue=task_queue,
+        result_type=int,
+        start_signal=SETTINGS_SAVED_SIGNAL,
+        start_signal_args=[delivery],
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        static_summary=(
+            f"Settings of account {delivery.account_id} · version {delivery.version} "
+            "to every running session"
+        ),
+        rpc_timeout=rpc_timeout,
+    )
+    return workflow_id
 
 
 async def ensure_search_attributes(client: Client, *, namespace: str) -> list[str]:

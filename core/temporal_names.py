@@ -22,6 +22,12 @@ SESSION_QUERY: Final = "session"
 
 WORKFLOW_ID_PREFIX: Final = "conversation"
 
+# The settings-propagation workflow, one per account (``workflows/settings_propagation.py``).
+SETTINGS_PROPAGATION_WORKFLOW: Final = "SettingsPropagationWorkflow"
+SETTINGS_SAVED_SIGNAL: Final = "settings_saved"
+DELIVERED_QUERY: Final = "delivered"
+SETTINGS_ID_PREFIX: Final = "settings"
+
 # Custom search attributes (docs/operating.md#temporal-web-ui).
 ACCOUNT_ID = SearchAttributeKey.for_keyword("AccountId")
 SESSION_STATE = SearchAttributeKey.for_keyword("SessionState")
@@ -41,6 +47,11 @@ SEARCH_ATTRIBUTES = (
 def conversation_workflow_id(*, account_id: str, conversation_key: str) -> str:
     """The id every run of one conversation shares (no phone number in it)."""
     return f"{WORKFLOW_ID_PREFIX}:{account_id}:{conversation_key}"
+
+
+def settings_workflow_id(account_id: str) -> str:
+    """The id every settings-propagation run of one account shares."""
+    return f"{SETTINGS_ID_PREFIX}:{account_id}"
 
 
 def conversation_key_of(workflow_id: str, *, account_id: str) -> str | None:

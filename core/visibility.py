@@ -1,7 +1,7 @@
 """Visibility queries over the conversation runs, built in one place.
 
-The API lists an account's sessions and broadcasts settings changes with them; the local stack's
-banner and the README offer them for the Temporal Web UI's filter (raw query editor) and
+The API lists an account's sessions with them, settings propagation signals them, and the local
+stack's banner and the README offer them for the Temporal Web UI's filter (raw query editor) and
 ``temporal workflow list --query``. Attribute names come from ``core.temporal_names``; datetimes
 are RFC 3339 literals in UTC, which is what the visibility store compares. Pure.
 """
@@ -12,7 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from core.clock import utc_now
-from core.temporal_names import ACCOUNT_ID, REMINDER_DUE_AT, SESSION_STATE, WINDOW_CLOSES_AT
+from core.temporal_names import (
+    ACCOUNT_ID,
+    CONVERSATION_WORKFLOW,
+    REMINDER_DUE_AT,
+    SESSION_STATE,
+    WINDOW_CLOSES_AT,
+)
 from core.vocabulary import SessionState
 
 RUNNING: Final = 'ExecutionStatus = "Running"'
@@ -34,11 +40,13 @@ def timestamp(moment: datetime) -> str:
 
 def account_runs(account_id: str) -> str:
     """Every run of the account's conversations, open or closed."""
-    return f"{ACCOUNT_ID.name} = {quote(account_id)}"
+    return (
+        f"{ACCOUNT_ID.name} = {quote(account_id)} AND WorkflowType = {quote(CONVERSATION_WORKFLOW)}"
+    )
 
 
 def account_sessions(account_id: str) -> str:
-    """Open sessions of one account (what a settings broadcast signals)."""
+    """Open sessions of one account (what settings propagation signals)."""
     return f"{account_runs(account_id)} AND {RUNNING}"
 
 

@@ -34,7 +34,8 @@ class ReminderOutcome(StrEnum):
     - *decisions*, the outcomes of the audit trail: ``sent``, ``skipped_*``, ``failed*``,
       ``unknown``;
     - *in flight*, held by the idempotency record while a send is under way: ``pending`` (a
-      worker holds the send), ``retrying`` (it certainly did not happen; a retry may claim it);
+      worker holds the send), ``retrying`` (it certainly did not happen; a retry may claim it),
+      ``ambiguous`` (it may have reached Meta; waiting for a status webhook as proof);
     - ``not_due``, the send activity's answer when the settings moved the due time later: no
       record is written and the workflow arms its timer again.
     """
@@ -42,15 +43,20 @@ class ReminderOutcome(StrEnum):
     SENT = "sent"
     SKIPPED_DISABLED = "skipped_disabled"
     SKIPPED_WINDOW_CLOSED = "skipped_window_closed"
+    # The customer wrote while the send for the earlier silence was waiting to be retried.
+    SKIPPED_CUSTOMER_REPLIED = "skipped_customer_replied"
     FAILED_WINDOW_CLOSED = "failed_window_closed"  # Meta answered 131047
-    FAILED = "failed"  # permanent error from Meta, or no contact/account to send with
-    UNKNOWN = "unknown"  # the request may have reached Meta; never re-sent blindly
+    FAILED = "failed"  # permanent error from Meta, or no contact to send to
+    UNKNOWN = "unknown"  # may have reached Meta, and no proof came before the window closed
     PENDING = "pending"
     RETRYING = "retrying"
+    AMBIGUOUS = "ambiguous"
     NOT_DUE = "not_due"
 
 
-IN_FLIGHT_OUTCOMES: Final = frozenset({ReminderOutcome.PENDING, ReminderOutcome.RETRYING})
+IN_FLIGHT_OUTCOMES: Final = frozenset(
+    {ReminderOutcome.PENDING, ReminderOutcome.RETRYING, ReminderOutcome.AMBIGUOUS}
+)
 # What the ``reminders.outcome`` column may hold, in the order of the schema's check constraint.
 STORED_OUTCOMES: Final = (
     ReminderOutcome.PENDING,
@@ -61,6 +67,8 @@ STORED_OUTCOMES: Final = (
     ReminderOutcome.FAILED_WINDOW_CLOSED,
     ReminderOutcome.FAILED,
     ReminderOutcome.UNKNOWN,
+    ReminderOutcome.AMBIGUOUS,
+    ReminderOutcome.SKIPPED_CUSTOMER_REPLIED,
 )
 DECISIONS: Final = frozenset(STORED_OUTCOMES) - IN_FLIGHT_OUTCOMES
 

@@ -105,6 +105,10 @@ class SessionSettingsRow(Base):
         Text, default=DEFAULT_MESSAGE, server_default=DEFAULT_MESSAGE
     )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Counts the saves; every running session must learn of each (docs/sessions.md).
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    # The newest version every running session was told about.
+    delivered_version: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
 
 
 class SettingsChangeRow(Base):

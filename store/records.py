@@ -27,12 +27,18 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class SessionSettingsRecord:
-    """An account's reminder settings; ``updated_at`` is None while they are the defaults."""
+    """An account's reminder settings; ``updated_at`` is None while they are the defaults.
+
+    ``version`` counts the saves (0: never saved); ``delivered_version`` is the newest version
+    every running session was told about.
+    """
 
     enabled: bool
     expiry_hours: int
     message: str
     updated_at: datetime | None
+    version: int
+    delivered_version: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,17 +1,23 @@
 """Reminders: the audit trail, which doubles as the idempotency record of every send.
 
-One record per silence that reached the send activity (docs/sending.md#the-idempotency-record)::
+One record per silence that reached the send activity, keyed by (conversation, T)
+(docs/sending.md#the-idempotency-record)::
 
     claim ─ acquired ─▶ send ─┬─ finish(sent / failed / ...)
-      │                       ├─ finish(unknown)   the request may have left
+      │                       ├─ mark_ambiguous    the request may have left: wait for proof
       │                       └─ release           it certainly did not leave
       └─ not acquired: the existing record says what happened (a decision → reuse it;
-         ``pending`` → an earlier attempt died mid-send → ambiguous, never re-sent blindly)
+         ``pending`` → an earlier attempt died mid-send → ambiguous, like a timeout)
 
-Only a ``retrying`` record can be claimed again, through a conditional UPDATE, so two racing
-workers cannot both win. Writers that read before writing lock the row (``FOR UPDATE`` on
-PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite, see ``store.db``). What status webhooks do to a
-record is ``core.delivery``'s rules.
+    ambiguous ─ a status webhook arrives ─▶ sent / failed (``apply_status``)
+              └ no proof within the wait ─▶ reclaim_ambiguous → send again, same reminder id
+
+A ``retrying`` (or ``skipped_disabled``) record is claimed again, an ``ambiguous`` one
+reclaimed, through conditional UPDATEs, so two racing workers cannot both win; writes of an
+attempt carry its number, so a stale attempt cannot overwrite a newer one. ``close_silence``
+gives a record still in flight its final outcome when its silence ends. Writers that read
+before writing lock the row (``FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite, see
+``store.db``). What status webhooks do to a record is ``core.delivery``'s rules.
 """
 
 from __future__ import annotations
@@ -45,6 +51,14 @@ from store.records import (
 )
 from store.settings import settings_of
 from store.transactions import Transactions, insert, locked, to_record
+
+# Records a new attempt may take over: nothing was sent, and no status says otherwise.
+_CLAIMABLE_AGAIN = (ReminderOutcome.RETRYING, ReminderOutcome.SKIPPED_DISABLED)
+
+
+def _current(row: ReminderRow, attempt: int | None) -> bool:
+    """Whether a write of ``attempt`` still speaks for the record (no later claim took over)."""
+    return attempt is None or row.attempts == attempt
 
 
 def idempotency_key(*, conversation_key: str, last_customer_message_at: datetime) -> str:
@@ -96,8 +110,9 @@ class Reminders:
     ) -> ReminderClaim:
         """Claim the right to send the reminder for the silence that began at T.
 
-        ``acquired`` is True for exactly one caller per T (or per ``retrying`` release). When it
-        is False, ``record`` is the existing idempotency record for the caller to interpret.
+        ``acquired`` is True for exactly one caller per T (or per ``retrying`` release, or per
+        ``skipped_disabled`` decision once reminders are enabled again). When it is False,
+        ``record`` is the existing idempotency record for the caller to interpret.
         """
         now = self._tx.now(at)
         key = idempotency_key(
@@ -131,7 +146,9 @@ class Reminders:
                 update(ReminderRow)
                 .where(
                     ReminderRow.idempotency_key == key,
-                    ReminderRow.outcome == ReminderOutcome.RETRYING,
+                    ReminderRow.outcome.in_(_CLAIMABLE_AGAIN),
+                    # A status proves an earlier send: never again, whatever the outcome says.
+                    ReminderRow.delivery_status.is_(None),
                 )
                 .values(
                     outcome=ReminderOutcome.PENDING,
@@ -158,19 +175,22 @@ class Reminders:
         reason: str | None = None,
         error_code: int | None = None,
         message_id: str | None = None,
+        attempt: int | None = None,
         at: datetime | None = None,
     ) -> ReminderRecord:
         """Record the decision of a claimed send.
 
         If a status webhook overtook the sender and already recorded a decision, that evidence
-        is kept; only a missing message id is filled in. Raises ``ReminderNotFound``.
+        is kept; only a missing message id is filled in. ``attempt`` (the claim's ``attempts``)
+        makes the write conditional on no later claim having taken over. Raises
+        ``ReminderNotFound``.
         """
         if outcome not in DECISIONS:
             raise ValueError(f"{outcome!r} is not a decision")
         now = self._tx.now(at)
         async with self._tx.write() as tx:
             row = await _locked_reminder(tx, reminder_id)
-            if sender_may_finish(ReminderOutcome(row.outcome)):
+            if sender_may_finish(ReminderOutcome(row.outcome)) and _current(row, attempt):
                 row.outcome = outcome
                 row.reason = reason
                 row.error_code = error_code
@@ -188,25 +208,131 @@ class Reminders:
         reminder_id: str,
         reason: str,
         error_code: int | None = None,
+        attempt: int | None = None,
         at: datetime | None = None,
     ) -> None:
         """Mark a claimed send as certainly not sent, so that a retry may claim it again."""
+        await self._move_pending(
+            reminder_id,
+            to=ReminderOutcome.RETRYING,
+            reason=reason,
+            error_code=error_code,
+            attempt=attempt,
+            at=at,
+        )
+
+    async def mark_ambiguous(
+        self,
+        *,
+        reminder_id: str,
+        reason: str,
+        error_code: int | None = None,
+        attempt: int | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """The claimed send may have reached Meta: wait for proof before any new attempt.
+
+        ``decided_at`` becomes the time of the ambiguous attempt, from which the wait counts.
+        """
+        await self._move_pending(
+            reminder_id,
+            to=ReminderOutcome.AMBIGUOUS,
+            reason=reason,
+            error_code=error_code,
+            attempt=attempt,
+            at=at,
+        )
+
+    async def _move_pending(
+        self,
+        reminder_id: str,
+        *,
+        to: ReminderOutcome,
+        reason: str,
+        error_code: int | None,
+        attempt: int | None,
+        at: datetime | None,
+    ) -> None:
         now = self._tx.now(at)
+        conditions = [
+            ReminderRow.reminder_id == reminder_id,
+            # Only the attempt's own claim: never reopen a decided record (that could turn into
+            # a second send), never touch evidence a status webhook wrote.
+            ReminderRow.outcome == ReminderOutcome.PENDING,
+        ]
+        if attempt is not None:
+            conditions.append(ReminderRow.attempts == attempt)
         async with self._tx.write() as tx:
             await tx.execute(
                 update(ReminderRow)
+                .where(*conditions)
+                .values(outcome=to, reason=reason, error_code=error_code, decided_at=now)
+            )
+
+    async def reclaim_ambiguous(
+        self, *, reminder_id: str, at: datetime | None = None
+    ) -> ReminderRecord | None:
+        """Take an ambiguous record back for one more attempt (no proof came within the wait).
+
+        None when it is no longer ambiguous: a status arrived (it was sent, or failed), or
+        another attempt reclaimed it first.
+        """
+        now = self._tx.now(at)
+        async with self._tx.write() as tx:
+            row = await tx.scalar(
+                update(ReminderRow)
                 .where(
                     ReminderRow.reminder_id == reminder_id,
-                    # Never reopen a decided record: that could turn into a second send.
-                    ReminderRow.outcome.in_(IN_FLIGHT_OUTCOMES),
+                    ReminderRow.outcome == ReminderOutcome.AMBIGUOUS,
+                    ReminderRow.delivery_status.is_(None),
                 )
                 .values(
-                    outcome=ReminderOutcome.RETRYING,
-                    reason=reason,
-                    error_code=error_code,
+                    outcome=ReminderOutcome.PENDING,
+                    attempts=ReminderRow.attempts + 1,
                     decided_at=now,
                 )
+                .returning(ReminderRow)
             )
+            return None if row is None else to_record(ReminderRecord, row)
+
+    async def close_silence(
+        self,
+        *,
+        conversation_key: str,
+        last_customer_message_at: datetime,
+        not_sent: ReminderOutcome,
+        reason: str,
+        at: datetime | None = None,
+    ) -> ReminderRecord | None:
+        """Give the silence's record its final outcome if it is still in flight.
+
+        Its silence is over (the customer wrote again, the window closed, the workflow gave
+        up): a record that certainly did not send (``retrying``) becomes ``not_sent``; one that
+        may have (``pending``, ``ambiguous``) becomes ``unknown``, which a late status webhook
+        still turns into ``sent``. A decided record is returned as it is; None when there is
+        no record at all.
+        """
+        if not_sent not in DECISIONS:
+            raise ValueError(f"{not_sent!r} is not a decision")
+        now = self._tx.now(at)
+        key = idempotency_key(
+            conversation_key=conversation_key, last_customer_message_at=last_customer_message_at
+        )
+        async with self._tx.write() as tx:
+            row = await tx.scalar(
+                locked(tx, select(ReminderRow).where(ReminderRow.idempotency_key == key))
+            )
+            if row is None:
+                return None
+            outcome = ReminderOutcome(row.outcome)
+            if outcome in IN_FLIGHT_OUTCOMES:
+                row.outcome = (
+                    not_sent if outcome is ReminderOutcome.RETRYING else ReminderOutcome.UNKNOWN
+                )
+                row.reason = reason
+                row.decided_at = now
+                await tx.flush()
+            return to_record(ReminderRecord, row)
 
     async def record_decision(
         self,
@@ -220,27 +346,43 @@ class Reminders:
         text: str | None = None,
         at: datetime | None = None,
     ) -> ReminderRecord:
-        """Append a decision that never claimed a send (e.g. ``skipped_disabled``)."""
+        """Record a decision that sends nothing (``skipped_disabled``, ``failed`` for a contact
+        that cannot be sent to) on the silence's one record.
+
+        The record is created, or updated while it is ``retrying`` or ``skipped_disabled``;
+        a record that may have sent, or holds another decision, is returned unchanged.
+        """
         if outcome not in DECISIONS:
             raise ValueError(f"{outcome!r} is not a decision")
         now = self._tx.now(at)
+        key = idempotency_key(
+            conversation_key=conversation_key, last_customer_message_at=last_customer_message_at
+        )
+        values = {"outcome": outcome, "reason": reason, "text": text, "decided_at": now}
         async with self._tx.write() as tx:
-            row = ReminderRow(
-                reminder_id=str(uuid.uuid4()),
-                account_id=account_id,
-                conversation_key=conversation_key,
-                wa_id=wa_id,
-                last_customer_message_at=last_customer_message_at,
-                outcome=outcome,
-                idempotency_key=None,
-                reason=reason,
-                text=text,
-                attempts=0,
-                decided_at=now,
-                created_at=now,
+            row = await tx.scalar(
+                insert(tx, ReminderRow)
+                .values(
+                    reminder_id=str(uuid.uuid4()),
+                    account_id=account_id,
+                    conversation_key=conversation_key,
+                    wa_id=wa_id,
+                    last_customer_message_at=last_customer_message_at,
+                    idempotency_key=key,
+                    attempts=0,
+                    created_at=now,
+                    **values,
+                )
+                .on_conflict_do_update(
+                    index_elements=[ReminderRow.idempotency_key],
+                    set_=values,
+                    where=ReminderRow.outcome.in_(_CLAIMABLE_AGAIN),
+                )
+                .returning(ReminderRow)
             )
-            tx.add(row)
-            await tx.flush()
+            if row is None:  # the existing record holds what must not be overwritten
+                row = await tx.scalar(select(ReminderRow).where(ReminderRow.idempotency_key == key))
+            assert row is not None
             return to_record(ReminderRecord, row)
 
     # -- status webhooks --------------------------------------------------------------------

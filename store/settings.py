@@ -2,11 +2,15 @@
 
 An account that never saved settings has the defaults (``core.vocabulary``); every save is
 also appended to ``settings_changes``, in the same transaction.
+
+Each save raises the account's settings ``version`` in that same transaction. Telling the
+running sessions happens afterwards and may fail; ``delivered_version`` records how far it got,
+so ``undelivered`` is the to-do list that makes propagation durable (docs/sessions.md).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.vocabulary import DEFAULT_ENABLED, DEFAULT_EXPIRY_HOURS, DEFAULT_MESSAGE
@@ -20,6 +24,8 @@ DEFAULT_SETTINGS = SessionSettingsRecord(
     expiry_hours=DEFAULT_EXPIRY_HOURS,
     message=DEFAULT_MESSAGE,
     updated_at=None,
+    version=0,
+    delivered_version=0,
 )
 
 
@@ -53,12 +59,12 @@ class SessionSettings:
                 raise AccountNotFound(account_id)
             values = {"enabled": enabled, "expiry_hours": expiry_hours, "message": message}
             upsert = insert(tx, SessionSettingsRow).values(
-                account_id=account_id, updated_at=now, **values
+                account_id=account_id, updated_at=now, version=1, **values
             )
             row = await tx.scalar(
                 upsert.on_conflict_do_update(
                     index_elements=[SessionSettingsRow.account_id],
-                    set_={**values, "updated_at": now},
+                    set_={**values, "updated_at": now, "version": SessionSettingsRow.version + 1},
                 ).returning(SessionSettingsRow)
             )
             tx.add(
@@ -68,6 +74,30 @@ class SessionSettings:
             )
             assert row is not None  # an upsert always returns its row
             return to_record(SessionSettingsRecord, row)
+
+    async def mark_delivered(self, *, account_id: str, version: int) -> None:
+        """Every running session has been told about ``version`` (never moves backwards)."""
+        async with self._tx.write() as tx:
+            await tx.execute(
+                update(SessionSettingsRow)
+                .where(
+                    SessionSettingsRow.account_id == account_id,
+                    SessionSettingsRow.delivered_version < version,
+                )
+                .values(delivered_version=version)
+            )
+
+    async def undelivered(self, *, limit: int = 1000) -> list[tuple[str, int]]:
+        """Accounts whose newest settings some running session may not know yet, with that
+        version."""
+        async with self._tx.read() as tx:
+            rows = await tx.execute(
+                select(SessionSettingsRow.account_id, SessionSettingsRow.version)
+                .where(SessionSettingsRow.version > SessionSettingsRow.delivered_version)
+                .order_by(SessionSettingsRow.account_id)
+                .limit(limit)
+            )
+            return [(account_id, version) for account_id, version in rows]
 
 
 async def settings_of(tx: AsyncSession, account_id: str) -> SessionSettingsRecord | None:

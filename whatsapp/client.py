@@ -5,7 +5,7 @@ limits) and closes; this module never creates one. Every failure surfaces as one
 exceptions of ``whatsapp.errors``::
 
     error answer with Graph API JSON   -> classify_error(status, error.code) (docs/sending.md)
-    error answer without JSON          -> classified by HTTP status (5xx/429 retryable)
+    error answer without JSON          -> classified by HTTP status (429 retryable, 5xx ambiguous)
     ConnectError, ConnectTimeout,
     PoolTimeout, ProxyError            -> RetryableSendError (nothing left this process)
     ReadTimeout, WriteTimeout, ReadError,

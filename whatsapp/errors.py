@@ -11,12 +11,14 @@ Exception tree::
     ├── WindowClosedError           131047: more than 24 h since the customer wrote; never retried
     ├── PermanentSendError          131026, 131031, 131048, 133010, 368, 100, 190, 0, 3, 10,
     │                               200–299; unknown codes (or no code) on any non-5xx, non-429
-    ├── RetryableSendError          130429, 131056, 4, 80007, 1, 2, 131000, 131016, 133004,
-    │                               131057; HTTP 5xx and 429 without a known code; connection
-    │                               failures before the request was sent.  .retry_after
-    └── AmbiguousSendError          the request may have reached Meta (read timeout, connection
-                                    dropped after sending, 2xx with an unreadable body): the
-                                    caller must not re-send blindly
+    ├── RetryableSendError          certainly not sent: throttling (130429, 131056, 4, 80007;
+    │                               HTTP 429 without a known code) and connection failures
+    │                               before the request left.  .retry_after
+    └── AmbiguousSendError          the request may have reached Meta: Meta's own trouble
+                                    (1, 2, 131000, 131016, 133004, 131057; HTTP 5xx without a
+                                    known code), a read timeout or a connection dropped after
+                                    sending, a 2xx without a message id. The caller waits for
+                                    proof before it sends again (docs/sending.md#ambiguous-attempts)
 
 ``classify_error`` turns one error answer (HTTP status and Graph API ``error.code``) into the
 right exception. A known code wins over the HTTP status, because Meta answers most errors with
@@ -35,10 +37,13 @@ PERMANENT_CODES: frozenset[int] = frozenset(
     {131026, 131031, 131048, 133010, 368, 100, 190, 0, 3, 10, *range(200, 300)}
 )
 
-# Throttling and transient trouble on Meta's side: the same request succeeds later.
-RETRYABLE_CODES: frozenset[int] = frozenset(
-    {130429, 131056, 4, 80007, 1, 2, 131000, 131016, 133004, 131057}
-)
+# Throttling: Meta refused the request before acting on it, so it certainly did not send. The
+# same request succeeds later.
+THROTTLING_CODES: frozenset[int] = frozenset({130429, 131056, 4, 80007})
+
+# Trouble on Meta's side: the answer is an error, but the message may have been accepted before
+# it went wrong. Re-sending blindly could deliver it twice.
+MAYBE_SENT_CODES: frozenset[int] = frozenset({1, 2, 131000, 131016, 133004, 131057})
 
 
 class WhatsAppError(Exception):
@@ -153,12 +158,17 @@ def classify_error(
     }
     if code == WINDOW_CLOSED_ERROR_CODE:
         return WindowClosedError(message, **common)
-    if code in RETRYABLE_CODES:
+    if code in THROTTLING_CODES:
         return RetryableSendError(message, retry_after=retry_after, **common)
+    if code in MAYBE_SENT_CODES:
+        return AmbiguousSendError(message, **common)
     if code in PERMANENT_CODES:
         return PermanentSendError(message, **common)
-    # Unknown or missing code: the HTTP status is all we have. Server trouble and throttling
-    # pass; every other answer says the request itself is wrong, and repeating it won't help.
-    if http_status is not None and (http_status >= 500 or http_status == 429):
+    # Unknown or missing code: the HTTP status is all we have. Throttling passes; server trouble
+    # may have happened after the message was accepted; every other answer says the request
+    # itself is wrong, and repeating it won't help.
+    if http_status == 429:
         return RetryableSendError(message, retry_after=retry_after, **common)
+    if http_status is not None and http_status >= 500:
+        return AmbiguousSendError(message, **common)
     return PermanentSendError(message, **common)

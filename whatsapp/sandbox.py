@@ -5,6 +5,12 @@
 (401 with code 190 otherwise), the body checked the way Meta checks it (400 with code 100), and
 Meta's real success and error shapes. Accepted messages are recorded instead of delivered.
 
+Like Meta, it reports on every message it accepted: with ``status_webhooks`` set, it posts
+signed ``sent``, ``delivered`` and ``read`` status webhooks (carrying the send's
+``biz_opaque_callback_data``) to the service's webhook URL shortly afterwards, retrying a few
+times while that URL does not answer 200. That is what lets the local stack show delivery
+states, and what gives the fault tests the proof an ambiguous send waits for.
+
 Control endpoints (not part of Meta's API) under ``/_sandbox/``:
 
 - ``GET /_sandbox/messages[?phone_number_id=…]`` → ``{"items": [...]}`` in arrival order;
@@ -17,6 +23,10 @@ Control endpoints (not part of Meta's API) under ``/_sandbox/``:
   ambiguous outcome); ``{"kind": "accept_then_fail", "status": 500}`` records the message and then
   answers an error (Meta sent it but the answer says otherwise).
   ``GET`` lists the pending failures, ``DELETE`` clears them.
+- ``POST /_sandbox/status-faults`` queues what happens to the status webhooks of the next
+  accepted messages, one per message: ``{"mode": "delayed", "seconds": 30, "times": 1}`` posts
+  them late, ``{"mode": "lost"}`` never posts them. ``DELETE`` clears the queue.
+- ``GET /_sandbox/statuses`` lists the status webhooks posted so far (and their answers).
 
 All state lives on ``app.state`` so that several sandboxes can run in one process.
 """
@@ -29,14 +39,18 @@ import json
 import logging
 import secrets
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from core.clock import utc_now
+from whatsapp.signature import SIGNATURE_HEADER, sign
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +130,34 @@ class AcceptThenFail(BaseModel):
 Failure = Annotated[HttpFailure | DelayFailure | AcceptThenFail, Field(discriminator="kind")]
 
 
+class StatusFault(BaseModel):
+    """What happens to the status webhooks of the next accepted message(s)."""
+
+    mode: Literal["delayed", "lost"]
+    seconds: float = Field(default=30.0, gt=0, le=3600, description="for delayed")
+    times: int = Field(default=1, ge=1, le=1000)
+
+
+@dataclass(frozen=True)
+class StatusWebhooks:
+    """Where and how the sandbox posts status webhooks, as Meta would."""
+
+    url: str
+    app_secret: bytes
+    delay: float = 0.2  # seconds between accepting a message and its "sent"
+    step: float = 0.2  # seconds between "sent", "delivered" and "read"
+    attempts: int = 5  # posts of one status while the webhook does not answer 200
+
+
+class PostedStatus(BaseModel):
+    """One status webhook the sandbox posted."""
+
+    message_id: str
+    status: str
+    callback_data: str | None
+    answered: int | None = Field(description="HTTP status of the answer; null: no answer")
+
+
 class _FailureRequest(BaseModel):
     failure: Failure
 
@@ -141,8 +183,12 @@ class SandboxState:
     """Everything one sandbox instance remembers."""
 
     access_tokens: frozenset[str] | None
+    status_webhooks: StatusWebhooks | None = None
     messages: list[SandboxMessage] = field(default_factory=list)
     failures: deque[HttpFailure | DelayFailure | AcceptThenFail] = field(default_factory=deque)
+    status_faults: deque[StatusFault] = field(default_factory=deque)
+    posted: list[PostedStatus] = field(default_factory=list)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 def sandbox_state(app: FastAPI) -> SandboxState:
@@ -151,14 +197,32 @@ def sandbox_state(app: FastAPI) -> SandboxState:
     return state
 
 
-def create_sandbox_app(*, access_tokens: set[str] | None = None) -> FastAPI:
-    """A new sandbox Graph API; ``access_tokens=None`` accepts any non-empty bearer token."""
+def create_sandbox_app(
+    *, access_tokens: set[str] | None = None, status_webhooks: StatusWebhooks | None = None
+) -> FastAPI:
+    """A new sandbox Graph API; ``access_tokens=None`` accepts any non-empty bearer token.
+
+    With ``status_webhooks``, accepted messages get their status webhooks (see the module doc).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            app.state.http = http
+            try:
+                yield
+            finally:
+                for task in list(sandbox_state(app).tasks):
+                    task.cancel()
+
     app = FastAPI(
         title="WhatsApp Cloud API sandbox",
         description="Records outbound messages instead of delivering them.",
+        lifespan=lifespan,
     )
     app.state.sandbox = SandboxState(
-        access_tokens=frozenset(access_tokens) if access_tokens is not None else None
+        access_tokens=frozenset(access_tokens) if access_tokens is not None else None,
+        status_webhooks=status_webhooks,
     )
 
     @app.post("/{version}/{phone_number_id}/messages", tags=["graph api"])
@@ -197,6 +261,7 @@ def create_sandbox_app(*, access_tokens: set[str] | None = None) -> FastAPI:
         logger.info(
             "sandbox recorded message %s for phone_number_id=%s", message.id, phone_number_id
         )
+        _report_statuses(app, message)
         if isinstance(failure, AcceptThenFail):
             return _failure_response(failure.status, failure.code, failure.message)
         return JSONResponse(
@@ -243,7 +308,118 @@ def create_sandbox_app(*, access_tokens: set[str] | None = None) -> FastAPI:
         """Drop every pending failure."""
         sandbox_state(app).failures.clear()
 
+    @app.post("/_sandbox/status-faults", status_code=201, tags=["sandbox"])
+    async def add_status_fault(request: Request) -> Response:
+        """Delay or lose the status webhooks of the next ``times`` accepted messages."""
+        try:
+            fault = StatusFault.model_validate(json.loads(await request.body()))
+        except (ValueError, RecursionError) as exc:
+            errors = exc.errors(include_url=False) if isinstance(exc, ValidationError) else str(exc)
+            return JSONResponse({"detail": errors}, status_code=422)
+        queue = sandbox_state(app).status_faults
+        for _ in range(fault.times):
+            queue.append(fault)
+        return JSONResponse({"pending": len(queue)}, status_code=201)
+
+    @app.delete("/_sandbox/status-faults", status_code=204, tags=["sandbox"])
+    async def clear_status_faults() -> None:
+        """Drop every pending status fault."""
+        sandbox_state(app).status_faults.clear()
+
+    @app.get("/_sandbox/statuses", tags=["sandbox"])
+    async def list_statuses() -> dict[str, list[PostedStatus]]:
+        """Status webhooks posted so far, in order."""
+        return {"items": list(sandbox_state(app).posted)}
+
     return app
+
+
+def _report_statuses(app: FastAPI, message: SandboxMessage) -> None:
+    """Post the message's status webhooks in the background, as Meta would."""
+    state = sandbox_state(app)
+    config = state.status_webhooks
+    if config is None:
+        return
+    fault = state.status_faults.popleft() if state.status_faults else None
+    if fault is not None and fault.mode == "lost":
+        logger.info("sandbox loses the statuses of %s", message.id)
+        return
+    delay = config.delay + (fault.seconds if fault is not None else 0.0)
+    task = asyncio.create_task(_post_statuses(app, config, message, delay=delay))
+    state.tasks.add(task)
+    task.add_done_callback(state.tasks.discard)
+
+
+async def _post_statuses(
+    app: FastAPI, config: StatusWebhooks, message: SandboxMessage, *, delay: float
+) -> None:
+    http: httpx.AsyncClient = app.state.http
+    await asyncio.sleep(delay)
+    for index, status in enumerate(("sent", "delivered", "read")):
+        if index:
+            await asyncio.sleep(config.step)
+        body = json.dumps(_status_payload(message, status)).encode()
+        headers = {
+            SIGNATURE_HEADER: sign(config.app_secret, body),
+            "Content-Type": "application/json",
+        }
+        answered: int | None = None
+        for attempt in range(config.attempts):
+            try:
+                answered = (await http.post(config.url, content=body, headers=headers)).status_code
+            except httpx.HTTPError:
+                answered = None
+            if answered == 200:
+                break
+            await asyncio.sleep(0.5 * 2**attempt)  # Meta backs off between redeliveries too
+        sandbox_state(app).posted.append(
+            PostedStatus(
+                message_id=message.id,
+                status=status,
+                callback_data=message.callback_data,
+                answered=answered,
+            )
+        )
+
+
+def _status_payload(message: SandboxMessage, status: str) -> dict[str, Any]:
+    """Meta's status webhook for one message (tests/fixtures/meta/status-*.json)."""
+    item: dict[str, Any] = {
+        "id": message.id,
+        "status": status,
+        "timestamp": str(int(utc_now().timestamp())),
+        "recipient_id": message.wa_id,
+    }
+    if message.callback_data is not None:
+        item["biz_opaque_callback_data"] = message.callback_data
+    if status != "read":
+        item["pricing"] = {
+            "billable": True,
+            "pricing_model": "PMP",
+            "type": "regular",
+            "category": "service",
+        }
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "sandbox-waba",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550000000",
+                                "phone_number_id": message.phone_number_id,
+                            },
+                            "statuses": [item],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
 
 
 _TITLE_100 = "(#100) Invalid parameter"

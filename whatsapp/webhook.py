@@ -2,12 +2,19 @@
 
 ``parse_webhook`` turns one raw POST body into a ``WebhookBatch`` holding EVERY customer message
 and status of every entry and change (the reference product handled only the first), plus what
-was deliberately ignored and why. A body that is not JSON or not shaped like Meta's payload raises
-``InvalidWebhook`` with a reason that names the offending place, e.g.
-``entry[0].changes[1].value.messages[2].timestamp: not a unix timestamp``. Nothing else is ever
-raised, whatever the bytes (the API answers 400, never 500).
+was left out and why.
 
-Deliberately not errors (they end up in ``WebhookBatch.ignored``): another ``object`` than
+The reader is tolerant (docs/http-api.md#webhook): Meta redelivers a refused body for days, so
+one bad item must not keep its siblings from being handled. Only a body that is not a WhatsApp
+webhook at all raises ``InvalidWebhook`` (the API answers 400): not JSON, not an object, no
+``object`` string, no ``entry`` list. Below that, an item that lacks what it needs (an entry
+without ``changes``, a change without ``metadata``, a message without ``from``, a bad
+timestamp …) is skipped as ``IgnoredKind.INVALID`` with a reason that names the place, e.g.
+``entry[0].changes[1].value.messages[2].timestamp: not a unix timestamp``, and the rest is
+handled. Unknown fields and unknown message types never reject anything. Nothing else is ever
+raised, whatever the bytes.
+
+Deliberately not handled either (``WebhookBatch.ignored`` says why): another ``object`` than
 ``whatsapp_business_account``, change fields other than ``messages`` (their ``value`` has another
 shape), ``system``/``unsupported`` messages (not customer messages, docs/sessions.md), status values
 we do not track (``deleted``, ``warning``, anything new) and ``value.errors[]`` notifications.
@@ -135,14 +142,18 @@ class Status(_Payload):
 
 
 class ChangeValue(_Payload):
-    """``value`` of a change whose ``field`` is ``messages``."""
+    """``value`` of a change whose ``field`` is ``messages``.
+
+    Only the metadata must be valid for the change to be read at all (it names the account);
+    the lists are validated item by item, so one bad item costs only itself.
+    """
 
     messaging_product: str | None = None
     metadata: Metadata
-    contacts: list[Contact] = Field(default_factory=list)
-    messages: list[Message] = Field(default_factory=list)
-    statuses: list[Status] = Field(default_factory=list)
-    errors: list[WebhookError] = Field(default_factory=list)
+    contacts: list[Any] = Field(default_factory=list)
+    messages: list[Any] = Field(default_factory=list)
+    statuses: list[Any] = Field(default_factory=list)
+    errors: list[Any] = Field(default_factory=list)
 
 
 class Change(_Payload):
@@ -153,13 +164,8 @@ class Change(_Payload):
 
 
 class Entry(_Payload):
-    id: str
-    changes: list[Change]
-
-
-class WebhookPayload(_Payload):
-    object: str
-    entry: list[Entry]
+    id: str | None = None
+    changes: list[Any]
 
 
 # --- what the service uses ------------------------------------------------------------------------
@@ -200,10 +206,11 @@ class IgnoredKind(StrEnum):
     NON_CUSTOMER_MESSAGE = "non_customer_message"  # system / unsupported messages
     UNTRACKED_STATUS = "untracked_status"  # deleted, warning, or a status value we don't know
     ERROR = "error"  # ``value.errors[]`` notification from Meta
+    INVALID = "invalid"  # an item lacking what it needs; skipped, its siblings handled
 
 
 class IgnoredItem(_Item):
-    """Part of a webhook that is valid but needs no action; kept so the API can log it."""
+    """Part of a webhook that is not acted on, and why; kept so the API can log and count it."""
 
     kind: IgnoredKind
     reason: str
@@ -246,18 +253,27 @@ def parse_webhook(raw: bytes) -> WebhookBatch:
             ]
         )
 
-    payload = _validate(WebhookPayload, data, prefix="")
+    entries = data.get("entry")
+    if not isinstance(entries, list):
+        raise InvalidWebhook("entry: " + ("missing" if entries is None else "expected a list"))
     batch = _BatchBuilder()
-    for i, entry in enumerate(payload.entry):
-        for j, change in enumerate(entry.changes):
+    for i, raw_entry in enumerate(entries):
+        entry = batch.validated(Entry, raw_entry, where=f"entry[{i}]")
+        if entry is None:
+            continue
+        for j, raw_change in enumerate(entry.changes):
             where = f"entry[{i}].changes[{j}]"
+            change = batch.validated(Change, raw_change, where=where)
+            if change is None:
+                continue
             if change.field != MESSAGES_FIELD:
                 batch.ignore(
                     IgnoredKind.OTHER_FIELD, f"{where}: field {_short(change.field)} not handled"
                 )
                 continue
-            value = _validate(ChangeValue, change.value, prefix=f"{where}.value")
-            batch.add_change(value, where=f"{where}.value")
+            value = batch.validated(ChangeValue, change.value, where=f"{where}.value")
+            if value is not None:
+                batch.add_change(value, where=f"{where}.value")
     return batch.build()
 
 
@@ -273,14 +289,26 @@ class _BatchBuilder:
     def ignore(self, kind: IgnoredKind, reason: str) -> None:
         self.ignored.append(IgnoredItem(kind=kind, reason=reason))
 
+    def validated(self, model: type[_M], data: Any, *, where: str) -> _M | None:
+        """``data`` as ``model``; or None, with the item skipped as invalid and the reason kept."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            self.ignore(IgnoredKind.INVALID, _reason(exc, prefix=where))
+            return None
+
     def add_change(self, value: ChangeValue, *, where: str) -> None:
         phone_number_id = value.metadata.phone_number_id
-        names = {
-            contact.wa_id: contact.profile.name
-            for contact in value.contacts
-            if contact.wa_id is not None and contact.profile is not None
-        }
-        for k, message in enumerate(value.messages):
+        names: dict[str, str | None] = {}
+        for k, raw_contact in enumerate(value.contacts):
+            # A contact only lends a display name: a malformed one costs the name, nothing else.
+            contact = self.validated(Contact, raw_contact, where=f"{where}.contacts[{k}]")
+            if contact is not None and contact.wa_id is not None and contact.profile is not None:
+                names[contact.wa_id] = contact.profile.name
+        for k, raw_message in enumerate(value.messages):
+            message = self.validated(Message, raw_message, where=f"{where}.messages[{k}]")
+            if message is None:
+                continue
             if message.type in NON_CUSTOMER_MESSAGE_TYPES:
                 self.ignore(
                     IgnoredKind.NON_CUSTOMER_MESSAGE,
@@ -297,7 +325,10 @@ class _BatchBuilder:
                     profile_name=names.get(message.from_),
                 )
             )
-        for k, status in enumerate(value.statuses):
+        for k, raw_status in enumerate(value.statuses):
+            status = self.validated(Status, raw_status, where=f"{where}.statuses[{k}]")
+            if status is None:
+                continue
             if status.status not in _DELIVERY_STATUSES:
                 self.ignore(
                     IgnoredKind.UNTRACKED_STATUS,
@@ -320,9 +351,11 @@ class _BatchBuilder:
                     ),
                 )
             )
-        for k, err in enumerate(value.errors):
-            title = err.message or err.title or "no message"
-            self.ignore(IgnoredKind.ERROR, f"{where}.errors[{k}]: code {err.code}: {title}")
+        for k, raw_error in enumerate(value.errors):
+            err = self.validated(WebhookError, raw_error, where=f"{where}.errors[{k}]")
+            if err is not None:
+                title = err.message or err.title or "no message"
+                self.ignore(IgnoredKind.ERROR, f"{where}.errors[{k}]: code {err.code}: {title}")
 
     def build(self) -> WebhookBatch:
         return WebhookBatch(
@@ -330,15 +363,13 @@ class _BatchBuilder:
         )
 
 
-def _validate(model: type[_M], data: Any, *, prefix: str) -> _M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        reason = _describe(errors[0], prefix=prefix)
-        if len(errors) > 1:
-            reason += f" (and {len(errors) - 1} more)"
-        raise InvalidWebhook(reason) from None
+def _reason(exc: ValidationError, *, prefix: str) -> str:
+    """The first problem of ``exc`` at its place in the body (never with the offending value)."""
+    errors = exc.errors(include_url=False, include_input=False)
+    reason = _describe(errors[0], prefix=prefix)
+    if len(errors) > 1:
+        reason += f" (and {len(errors) - 1} more)"
+    return reason
 
 
 # Friendlier wording for pydantic's most common complaints; the rest keep pydantic's message.

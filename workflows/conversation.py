@@ -2,9 +2,13 @@
 
 A run starts with the customer's first message (signal-with-start from the webhook), keeps the
 conversation's last customer message time ``T``, and waits on a durable timer for
-``T + expiry_hours``. When the timer fires it asks the reminder activity to decide at that moment
-(settings may have changed). The run completes when the 24-hour window closes; the next customer
-message starts a new run, so one run's history is the story of one session.
+``T + expiry_hours``. When the timer fires it asks the send activity for one attempt, decided at
+that moment (settings may have changed). An attempt that cannot decide yet — not due by the
+activity's clock, throttled, or possibly sent and waiting for proof — names when to come back,
+and the workflow waits on a timer for it (docs/sending.md#attempts-and-waits): it can then
+abandon the attempt when the customer writes again. The run completes when the 24-hour window
+closes, after settling any record still in flight; the next customer message starts a new run,
+so one run's history is the story of one session.
 
 Orchestration only: no I/O, no clocks but ``workflow.now()``. Activities are referenced through
 their class (imported passed-through); the activity module itself imports no I/O library.
@@ -23,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
     from core import temporal_names as names
     from core.contract import (
         CarriedState,
+        CloseReason,
+        CloseSilenceRequest,
         ConversationInput,
         CustomerMessage,
         LoadSettingsRequest,
@@ -40,13 +46,34 @@ with workflow.unsafe.imports_passed_through():
 SEEN_IDS_KEPT = 1_000
 
 LOAD_SETTINGS_TIMEOUT = timedelta(seconds=10)
+# One attempt: the pacer's turn, two short transactions and one HTTP request of at most
+# WHATSAPP_TIMEOUT_SECONDS. A worker that dies mid-attempt is noticed after this long.
 SEND_ATTEMPT_TIMEOUT = timedelta(seconds=60)
-# WhatsApp 5xx / 429 / throttling: back off, but never so far that a reminder drifts for long.
+# Failures of the activity itself (database down, worker lost): try again soon, never for long.
+# WhatsApp's own answers are not retried here: the activity returns them, and the workflow
+# waits on a timer (see _apply).
 SEND_RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
 )
+CLOSE_SILENCE_TIMEOUT = timedelta(seconds=30)
+CLOSE_SILENCE_RETRY_POLICY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+)
+# Keeps trying to settle a record while the database is down, but not forever.
+CLOSE_SILENCE_GIVE_UP = timedelta(hours=6)
+# Outcomes that ask the workflow to come back later for the same silence.
+_COME_BACK = frozenset(
+    {ReminderOutcome.NOT_DUE, ReminderOutcome.RETRYING, ReminderOutcome.AMBIGUOUS}
+)
+
+# workflow.patched ids: a history written before a change replays on the code it was written
+# with (tests/workflows/test_replay.py replays such histories).
+PATCH_CLOSE_SILENCE_ON_GIVE_UP = "close-silence-on-give-up"
+PATCH_WAKE_ON_STALE_SETTINGS = "wake-on-stale-settings"
 SETTINGS_RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -74,6 +101,11 @@ class ConversationWorkflow:
         self._decided_for = carried.decided_for
         self._outcome = carried.reminder_outcome
         self._message_count = carried.message_count
+        # The silence whose send left a record that may still be in flight, and when the
+        # next attempt for the current silence may run.
+        self._attempted_for = carried.attempted_for
+        self._retry_for = carried.retry_for
+        self._retry_at = carried.retry_at
         self._settings: ReminderSettings | None = None
         self._settings_stale = True
         self._woken = False
@@ -104,6 +136,9 @@ class ConversationWorkflow:
     @workflow.signal(name=names.SETTINGS_CHANGED_SIGNAL)
     def settings_changed(self, change: SettingsChanged) -> None:
         """The account's settings were saved: reload them before deciding anything else."""
+        known = None if self._settings is None else self._settings.version
+        if change.version is not None and known is not None and change.version <= known:
+            return  # this run already read that version (or a newer one)
         self._settings_stale = True
         self._woken = True
 
@@ -157,9 +192,20 @@ class ConversationWorkflow:
 
             last = self._last_customer_message_at
             assert last is not None
+            earlier = self._attempted_for
+            if earlier is not None and earlier != last and earlier != self._decided_for:
+                # The customer wrote while the earlier silence's send was waiting to be tried
+                # again: that send is abandoned, never sent after the reply.
+                await self._close_silence(earlier, "customer_replied")
+                continue
+
             now = workflow.now()
             closes = window_closes_at(last)
             if now >= closes:
+                if self._attempted_for == last and self._decided_for != last:
+                    await self._close_silence(
+                        last, "window_closed" if self._settings.enabled else "disabled"
+                    )
                 self._due_at = None
                 self._publish(SessionState.EXPIRED)
                 return self.session()
@@ -167,21 +213,28 @@ class ConversationWorkflow:
             silence_open = self._decided_for != last
             if silence_open and self._settings.enabled:
                 due = reminder_due_at(last, self._settings.expiry_hours)
+                if self._retry_for == last and self._retry_at is not None:
+                    due = max(due, self._retry_at)
                 self._due_at = due
                 if now >= due:
                     await self._run_reminder_activity(last, closes)
                     continue
                 self._publish(SessionState.WAITING)
-                deadline, summary = due, "reminder due"
+                deadline = due
+                summary = "reminder due" if self._retry_for != last else "send attempt"
             else:
                 self._due_at = None
                 self._publish(SessionState.PAUSED if silence_open else SessionState.REMINDED)
                 deadline, summary = closes, "window closes"
 
             self._woken = False
+            # A settings signal that arrived during the reload above must wake us too.
+            wake_on_stale = workflow.patched(PATCH_WAKE_ON_STALE_SETTINGS)
             try:
                 await workflow.wait_condition(
-                    lambda: self._woken,
+                    lambda stale_wakes=wake_on_stale: (  # type: ignore[misc]
+                        self._woken or (stale_wakes and self._settings_stale)
+                    ),
                     timeout=deadline - now,
                     timeout_summary=summary,
                 )
@@ -189,7 +242,7 @@ class ConversationWorkflow:
                 pass
 
     async def _run_reminder_activity(self, last: datetime, closes: datetime) -> None:
-        """Ask the send activity to decide (and maybe send) for the silence begun at ``last``."""
+        """Ask the send activity for one attempt for the silence that began at ``last``."""
         remaining = closes - workflow.now()
         try:
             result = await workflow.execute_activity_method(
@@ -205,31 +258,78 @@ class ConversationWorkflow:
                 summary="send reminder",
             )
         except ActivityError as err:
-            # Retries ran out (the window closed meanwhile) or a bug: this silence is decided as
-            # failed so the loop cannot spin; the activity's audit record says what happened.
+            # The activity kept failing until the window closed (the database down, a bug):
+            # this silence is decided as failed so the loop cannot spin, and its record, if any,
+            # is settled.
             workflow.logger.warning(
                 "reminder activity gave up", extra={"key": self._input.conversation_key}
             )
+            if workflow.patched(PATCH_CLOSE_SILENCE_ON_GIVE_UP):
+                self._attempted_for = last
+                await self._close_silence(last, "gave_up")
+                return
             result = ReminderResult(outcome=ReminderOutcome.FAILED, reason=str(err.cause or err))
         self._apply(last, result)
 
     def _apply(self, last: datetime, result: ReminderResult) -> None:
         """Fold the activity's decision into the session state."""
         assert self._settings is not None
-        if result.outcome is ReminderOutcome.NOT_DUE:
-            # The database knows better than our copy (a settings signal may still be in flight).
-            hours = result.expiry_hours or self._settings.expiry_hours
-            self._settings = ReminderSettings(enabled=True, expiry_hours=hours)
+        if result.outcome in _COME_BACK:
+            if result.outcome is ReminderOutcome.NOT_DUE:
+                # The database knows better than our copy (a settings signal may be in flight).
+                hours = result.expiry_hours or self._settings.expiry_hours
+                self._settings = ReminderSettings(
+                    enabled=True, expiry_hours=hours, version=self._settings.version
+                )
+            else:
+                self._attempted_for = last  # its record stays in flight until settled
+            if result.retry_in_seconds is not None:
+                # Measured by the activity's clock, which may lag ours: waiting at least this
+                # long means one attempt per wait, never a loop (docs/sending.md#clock-skew).
+                self._retry_for = last
+                self._retry_at = workflow.now() + timedelta(seconds=result.retry_in_seconds)
             return
         if result.outcome is ReminderOutcome.SKIPPED_DISABLED:
             self._settings = ReminderSettings(
-                enabled=False, expiry_hours=self._settings.expiry_hours
+                enabled=False,
+                expiry_hours=self._settings.expiry_hours,
+                version=self._settings.version,
             )
             self._outcome = result.outcome
             return
         # Final for this silence, even if the customer wrote meanwhile (that opened a new one).
         self._decided_for = last
         self._outcome = result.outcome
+        if self._attempted_for == last:
+            self._attempted_for = None
+
+    async def _close_silence(self, last: datetime, why: CloseReason) -> None:
+        """Settle the record of the silence that began at ``last``, if it is still in flight."""
+        try:
+            result = await workflow.execute_activity_method(
+                ConversationActivities.close_silence,
+                CloseSilenceRequest(
+                    account_id=self._input.account_id,
+                    conversation_key=self._input.conversation_key,
+                    last_customer_message_at=last,
+                    why=why,
+                ),
+                start_to_close_timeout=CLOSE_SILENCE_TIMEOUT,
+                schedule_to_close_timeout=CLOSE_SILENCE_GIVE_UP,
+                retry_policy=CLOSE_SILENCE_RETRY_POLICY,
+                summary=f"settle reminder record ({why.replace('_', ' ')})",
+            )
+        except ActivityError:
+            workflow.logger.warning(
+                "could not settle the reminder record", extra={"key": self._input.conversation_key}
+            )
+            self._outcome = ReminderOutcome.UNKNOWN
+        else:
+            self._outcome = result.outcome
+        self._decided_for = last if why != "customer_replied" else self._decided_for
+        self._attempted_for = None
+        if self._retry_for == last:
+            self._retry_for = self._retry_at = None
 
     # -- visibility -------------------------------------------------------------------------
 
@@ -281,6 +381,9 @@ class ConversationWorkflow:
                     reminder_outcome=self._outcome,
                     decided_for=self._decided_for,
                     message_count=self._message_count,
+                    attempted_for=self._attempted_for,
+                    retry_for=self._retry_for,
+                    retry_at=self._retry_at,
                 )
             }
         )

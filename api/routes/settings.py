@@ -1,16 +1,16 @@
-"""Session settings of an account: read, save (and broadcast), preview (docs/sessions.md)."""
+"""Session settings of an account: read, save (and deliver), preview (docs/sessions.md)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 
-from api.broadcast import broadcast_settings_changed
-from api.deps import AccountDep, MetricsDep, ResourcesDep, StoreDep
-from api.errors import ServiceUnavailable
+from api.deps import AccountDep, MetricsDep, ResourcesDep, SettingsDep, StoreDep
+from api.errors import ServiceUnavailable, temporal_call
 from api.schemas import (
-    BroadcastOut,
+    DeliveryOut,
     PreviewIn,
     PreviewOut,
     SessionSettingsIn,
@@ -18,6 +18,7 @@ from api.schemas import (
     SettingsSaved,
     validation_error,
 )
+from core.contract import SettingsDelivery
 from core.merge_fields import (
     SAMPLE_VALUES,
     MergeValues,
@@ -26,8 +27,12 @@ from core.merge_fields import (
     render,
     validate_template,
 )
+from core.temporal import deliver_settings
+from core.temporal_names import settings_workflow_id
 from core.vocabulary import MAX_MESSAGE_LENGTH, MIN_MESSAGE_LENGTH
 from store.errors import AccountNotFound
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/accounts/{account_id}/session-settings", tags=["session settings"])
 
@@ -43,21 +48,15 @@ async def get_session_settings(account: AccountDep, store: StoreDep) -> SessionS
     return SessionSettingsOut.of(record)
 
 
-@router.put(
-    "",
-    response_model=SettingsSaved,
-    responses={
-        **_NOT_FOUND,
-        503: {"description": "saved, but running sessions could not be told; save again"},
-    },
-)
+@router.put("", response_model=SettingsSaved, responses=_NOT_FOUND)
 async def put_session_settings(
     account: AccountDep,
     body: SessionSettingsIn,
     resources: ResourcesDep,
+    settings: SettingsDep,
     metrics: MetricsDep,
 ) -> SettingsSaved:
-    """Validate and save the settings, then tell every running session of the account."""
+    """Validate and save the settings; every running session of the account will learn them."""
     store = resources.store
     message = body.message
     if message is None:
@@ -77,23 +76,30 @@ async def put_session_settings(
         )
     except AccountNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="account not found") from None
+    # Committed with its version: from here on, delivery is durable. Starting it now is the
+    # fast path; when Temporal cannot be reached, the worker's reconciler starts it instead.
+    delivery = SettingsDelivery(account_id=account.account_id, version=record.version)
     try:
-        result = await broadcast_settings_changed(resources.temporal, account_id=account.account_id)
+        with temporal_call():
+            await deliver_settings(
+                resources.temporal, task_queue=settings.temporal_task_queue, delivery=delivery
+            )
+        started = "started"
     except ServiceUnavailable as err:
-        # Saved, but waiting sessions would not see the change before their timer fires; PUT
-        # is idempotent, so saving again is the retry.
-        raise ServiceUnavailable(
-            err.service,
-            "settings saved, but running sessions could not be notified (Temporal is "
-            "unavailable); save again to retry",
-        ) from err
-    metrics.settings_broadcasts.labels(result.method).inc()
-    if result.signalled:
-        metrics.signals.labels("settings_changed").inc(result.signalled)
+        logger.warning(
+            "settings v%d of %s saved; delivery left to the reconciler (%s)",
+            record.version,
+            account.account_id,
+            type(err.__cause__).__name__,
+        )
+        started = "deferred"
+    metrics.settings_deliveries.labels(started).inc()
     return SettingsSaved(
         settings=SessionSettingsOut.of(record),
-        broadcast=BroadcastOut(
-            method=result.method, signalled=result.signalled, job_id=result.job_id
+        delivery=DeliveryOut(
+            status=started,
+            version=record.version,
+            workflow_id=settings_workflow_id(account.account_id),
         ),
     )
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.service import RPCError
 
@@ -20,7 +20,7 @@ from api.deps import IngestCacheDep, MetricsDep, ResourcesDep, SettingsDep
 from api.errors import ServiceUnavailable
 from api.ingest import WebhookIngest
 from whatsapp.signature import SIGNATURE_HEADER, verify_signature
-from whatsapp.webhook import MAX_WEBHOOK_BYTES, InvalidWebhook, parse_webhook
+from whatsapp.webhook import MAX_WEBHOOK_BYTES, IgnoredKind, InvalidWebhook, parse_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +33,19 @@ class WebhookAck(BaseModel):
     statuses: int
     conversations: int
     ignored: int
+    invalid: int = Field(description="items skipped because they lacked what they need")
+    expired_messages: int = Field(
+        description="messages already older than the 24-hour window: counted, no session"
+    )
     unknown_account_items: int
 
 
 class _TooLarge(Exception):
     pass
+
+
+# How much of a refused body is read (and dropped) so that its sender can read the 413.
+MAX_DRAIN_BYTES = 8 * MAX_WEBHOOK_BYTES
 
 
 @router.get(
@@ -103,6 +111,10 @@ async def receive_webhook(
         except InvalidWebhook as err:
             result = "invalid"
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=err.reason) from None
+        invalid = [item for item in batch.ignored if item.kind is IgnoredKind.INVALID]
+        for item in invalid:
+            # The reason names a place and a rule, never the offending value.
+            logger.warning("webhook item skipped: %s", item.reason)
 
         ingest = WebhookIngest(
             store=resources.store,
@@ -133,7 +145,9 @@ async def receive_webhook(
             messages=handled.messages,
             statuses=handled.statuses,
             conversations=handled.conversations,
-            ignored=len(batch.ignored),
+            ignored=len(batch.ignored) - len(invalid),
+            invalid=len(invalid),
+            expired_messages=handled.expired_messages,
             unknown_account_items=handled.unknown_account_items,
         )
     finally:
@@ -146,13 +160,23 @@ def _is_known_outage(err: Exception) -> bool:
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:
-    """The raw body, refusing more than ``limit`` bytes whether or not Content-Length says so."""
+    """The raw body, refusing more than ``limit`` bytes whether or not Content-Length says so.
+
+    A refused body is still read to its end (up to ``MAX_DRAIN_BYTES``) before the 413 goes out:
+    a client that sends the whole body before reading (Python's urllib, ``Connection: close``)
+    would otherwise find the connection reset and never see the answer.
+    """
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
+    too_large = declared is not None and declared.isdigit() and int(declared) > limit
     body = bytearray()
+    received = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _TooLarge
+        received += len(chunk)
+        if not too_large:
+            body += chunk
+            too_large = received > limit
+        if received > MAX_DRAIN_BYTES:
+            break  # past this, a reset connection is what an abusive client gets
+    if too_large:
+        raise _TooLarge
     return bytes(body)

@@ -1,7 +1,8 @@
-"""The session activities in isolation: ActivityEnvironment, a real SQLite store, the sandbox app.
+"""The conversation activities in isolation: ActivityEnvironment, a real SQLite store, the
+sandbox app, and one clock for both that the test moves.
 
-The workflow tests cover the happy paths end to end; these pin down the never-duplicate protocol
-for retried attempts, which a workflow test cannot stage precisely.
+The workflow tests cover the paths end to end; these pin down each step of the attempt protocol
+(docs/sending.md), which a workflow test cannot stage precisely.
 """
 
 from __future__ import annotations
@@ -10,21 +11,27 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from temporalio.exceptions import ApplicationError
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.testing import ActivityEnvironment
 
 from activities.conversation import ConversationActivities
 from activities.throttle import SendPacer
-from core.contract import LoadSettingsRequest, ReminderRequest, ReminderResult
+from core.contract import (
+    CloseSilenceRequest,
+    LoadSettingsRequest,
+    ReminderRequest,
+    ReminderResult,
+)
 from core.conversation_key import conversation_key
-from core.vocabulary import ReminderOutcome
+from core.vocabulary import DeliveryStatus, ReminderOutcome
 from store.db import create_engine, create_sessionmaker
 from store.migrate import migrate
+from store.records import ReminderRecord
 from store.repository import Store
 from tests.support import free_port
 from whatsapp.client import CloudApiClient
@@ -52,13 +59,50 @@ class World:
             self.activities.send_reminder, request or self.request()
         )
 
+    async def close(
+        self, why: Literal["customer_replied", "window_closed", "gave_up"], last: datetime = T
+    ) -> ReminderResult:
+        return await ActivityEnvironment().run(
+            self.activities.close_silence,
+            CloseSilenceRequest(
+                account_id="acme",
+                conversation_key=KEY,
+                last_customer_message_at=last,
+                why=why,
+            ),
+        )
+
+    def advance(self, **delta: float) -> None:
+        self.clock[0] += timedelta(**delta)
+
+    async def fail_next(self, **failure: object) -> None:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.sandbox), base_url="http://graph"
+        ) as control:
+            response = await control.post("/_sandbox/failures", json=failure)
+            assert response.status_code == 201
+
+    async def records(self) -> list[ReminderRecord]:
+        return list((await self.store.reminders.page(account_id="acme")).items)
+
+    async def status(self, record_id: str, message_id: str = "wamid.S") -> None:
+        await self.store.reminders.apply_status(
+            message_id=message_id,
+            reminder_id=record_id,
+            status=DeliveryStatus.SENT,
+            at=self.clock[0],
+            error_code=None,
+            error_message=None,
+        )
+
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
     await migrate(url)
     engine = create_engine(url)
-    store = Store(create_sessionmaker(engine))
+    clock = [T + timedelta(hours=2)]
+    store = Store(create_sessionmaker(engine), clock=lambda: clock[0])
     await store.accounts.upsert(
         account_id="acme", company_name="Acme Inc.", phone_number_id="1001", access_token="tok"
     )
@@ -73,7 +117,6 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         account_id="acme", wa_id=WA_ID, conversation_key=KEY, profile_name="Ana Lima"
     )
     sandbox = create_sandbox_app()
-    clock = [T + timedelta(hours=2)]
 
     async def now() -> datetime:
         return clock[0]
@@ -107,38 +150,141 @@ async def test_retried_attempt_after_a_send_reuses_the_decision(world: World) ->
     assert len(sandbox_state(world.sandbox).messages) == 1
 
 
-async def test_attempt_that_died_mid_send_is_recorded_unknown_not_resent(world: World) -> None:
-    # What a worker crash between claiming and recording leaves behind: a pending claim.
-    await world.store.reminders.claim(
+async def test_attempt_that_died_mid_send_waits_for_proof_then_sends_once(world: World) -> None:
+    # What a worker crash between claiming and answering leaves behind: a pending claim.
+    claim = await world.store.reminders.claim(
         account_id="acme", conversation_key=KEY, wa_id=WA_ID, last_customer_message_at=T, text="x"
     )
+    waiting = await world.send()
+    assert (waiting.outcome, waiting.retry_in_seconds) == (ReminderOutcome.AMBIGUOUS, 60.0)
+    assert sandbox_state(world.sandbox).messages == []
+    world.advance(seconds=30)
+    assert (await world.send()).retry_in_seconds == 30.0  # still waiting, nothing sent
+    world.advance(seconds=31)
+    sent = await world.send()
+    assert sent.outcome is ReminderOutcome.SENT
+    [message] = sandbox_state(world.sandbox).messages
+    # The same reminder id: a status for either attempt proves the one reminder.
+    assert message.callback_data == claim.record.reminder_id == sent.reminder_id
+    [record] = await world.records()
+    assert record.attempts == 2
+
+
+async def test_a_status_before_the_wait_is_over_means_no_second_send(world: World) -> None:
+    claim = await world.store.reminders.claim(
+        account_id="acme", conversation_key=KEY, wa_id=WA_ID, last_customer_message_at=T, text="x"
+    )
+    assert (await world.send()).outcome is ReminderOutcome.AMBIGUOUS
+    await world.status(claim.record.reminder_id)
+    world.advance(seconds=61)
     result = await world.send()
-    assert result.outcome is ReminderOutcome.UNKNOWN
+    assert (result.outcome, result.message_id) == (ReminderOutcome.SENT, "wamid.S")
     assert sandbox_state(world.sandbox).messages == []
 
 
-async def test_retryable_failure_releases_the_claim_and_the_retry_sends_once(world: World) -> None:
-    state = sandbox_state(world.sandbox)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=world.sandbox), base_url="http://graph"
-    ) as control:
-        await control.post(
-            "/_sandbox/failures",
-            json={"kind": "http", "status": 429, "code": 130429, "times": 1, "retry_after": 7},
-        )
-    with pytest.raises(ApplicationError) as raised:
-        await world.send()
-    assert raised.value.type == "WhatsAppRetryable"
-    assert not raised.value.non_retryable
-    assert raised.value.next_retry_delay == timedelta(seconds=7)
-    page = await world.store.reminders.page(account_id="acme")
-    assert [r.outcome for r in page.items] == ["retrying"]
+async def test_5xx_is_ambiguous_then_resent_after_the_wait_without_proof(world: World) -> None:
+    await world.fail_next(kind="http", status=503)
+    first = await world.send()
+    assert (first.outcome, first.retry_in_seconds) == (ReminderOutcome.AMBIGUOUS, 60.0)
+    assert [r.outcome for r in await world.records()] == [ReminderOutcome.AMBIGUOUS]
+    world.advance(seconds=60)
+    second = await world.send()
+    assert second.outcome is ReminderOutcome.SENT
+    [message] = sandbox_state(world.sandbox).messages  # the 503 had not recorded anything
+    assert message.callback_data == first.reminder_id
 
+
+async def test_accepted_then_5xx_with_a_status_is_not_resent(world: World) -> None:
+    await world.fail_next(kind="accept_then_fail", status=500)
+    first = await world.send()
+    assert first.outcome is ReminderOutcome.AMBIGUOUS
+    [accepted] = sandbox_state(world.sandbox).messages
+    await world.status(accepted.callback_data or "", message_id=accepted.id)
+    world.advance(seconds=120)
+    result = await world.send()
+    assert (result.outcome, result.message_id) == (ReminderOutcome.SENT, accepted.id)
+    assert len(sandbox_state(world.sandbox).messages) == 1
+
+
+async def test_throttled_send_is_released_and_the_next_attempt_sends_once(world: World) -> None:
+    await world.fail_next(kind="http", status=429, code=130429, times=1, retry_after=7)
+    throttled = await world.send()
+    assert (throttled.outcome, throttled.retry_in_seconds, throttled.error_code) == (
+        ReminderOutcome.RETRYING,
+        7.0,
+        130429,
+    )
+    assert [r.outcome for r in await world.records()] == [ReminderOutcome.RETRYING]
     result = await world.send()
     assert result.outcome is ReminderOutcome.SENT
-    assert len(state.messages) == 1
-    [record] = (await world.store.reminders.page(account_id="acme")).items
+    assert len(sandbox_state(world.sandbox).messages) == 1
+    [record] = await world.records()
     assert record.attempts == 2
+
+
+async def test_throttled_without_retry_after_backs_off(world: World) -> None:
+    await world.fail_next(kind="http", status=429, times=3)
+    waits = [(await world.send()).retry_in_seconds for _ in range(3)]
+    assert waits == [1.0, 2.0, 4.0]
+
+
+async def test_less_than_a_minute_left_sends_nothing(world: World) -> None:
+    world.clock[0] = T + timedelta(hours=24, seconds=-59)
+    result = await world.send()
+    assert result.outcome is ReminderOutcome.SKIPPED_WINDOW_CLOSED
+    assert sandbox_state(world.sandbox).messages == []
+
+
+async def test_the_clock_is_read_again_right_before_the_request(world: World) -> None:
+    class SlowPacer(SendPacer):
+        async def wait_turn(self, key: str) -> None:
+            world.advance(seconds=45)  # a long queue for this business number
+
+    world.activities._pacer = SlowPacer()
+    world.clock[0] = T + timedelta(hours=24, seconds=-90)  # 90 s left when the attempt starts
+    result = await world.send()
+    assert result.outcome is ReminderOutcome.SKIPPED_WINDOW_CLOSED
+    assert sandbox_state(world.sandbox).messages == []
+
+
+async def test_disabled_after_a_release_is_the_one_record(world: World) -> None:
+    await world.fail_next(kind="http", status=429, code=130429)
+    assert (await world.send()).outcome is ReminderOutcome.RETRYING
+    await world.store.settings.save(
+        account_id="acme",
+        enabled=False,
+        expiry_hours=2,
+        message="Hello there {contact_firstname}",
+        changed_by="test",
+    )
+    assert (await world.send()).outcome is ReminderOutcome.SKIPPED_DISABLED
+    assert [r.outcome for r in await world.records()] == [ReminderOutcome.SKIPPED_DISABLED]
+
+
+async def test_a_missing_contact_is_recorded_as_failed(world: World) -> None:
+    result = await world.send(world.request(key="no-such-key"))
+    assert (result.outcome, result.reason) == (ReminderOutcome.FAILED, "contact not found")
+    [record] = await world.records()
+    assert (record.conversation_key, record.outcome) == ("no-such-key", ReminderOutcome.FAILED)
+
+
+async def test_closing_settles_a_throttled_send_when_the_customer_replied(world: World) -> None:
+    await world.fail_next(kind="http", status=429, code=130429)
+    assert (await world.send()).outcome is ReminderOutcome.RETRYING
+    closed = await world.close("customer_replied")
+    assert closed.outcome is ReminderOutcome.SKIPPED_CUSTOMER_REPLIED
+    [record] = await world.records()
+    assert record.outcome is ReminderOutcome.SKIPPED_CUSTOMER_REPLIED
+    # The abandoned silence is never sent afterwards.
+    assert (await world.send()).outcome is ReminderOutcome.SKIPPED_CUSTOMER_REPLIED
+    assert sandbox_state(world.sandbox).messages == []
+
+
+async def test_giving_up_without_a_record_still_leaves_one(world: World) -> None:
+    closed = await world.close("gave_up")
+    assert closed.outcome is ReminderOutcome.FAILED
+    [record] = await world.records()
+    assert (record.outcome, record.wa_id) == (ReminderOutcome.FAILED, WA_ID)
 
 
 async def test_not_due_under_current_settings_returns_the_new_due_time(world: World) -> None:
@@ -152,6 +298,8 @@ async def test_not_due_under_current_settings_returns_the_new_due_time(world: Wo
     result = await world.send()
     assert result.outcome is ReminderOutcome.NOT_DUE
     assert result.expiry_hours == 5
+    # By the activity's clock, so a worker whose clock lags the server's waits, not loops.
+    assert result.retry_in_seconds == 3 * 3600
     assert (await world.store.reminders.page(account_id="acme")).items == []
 
 

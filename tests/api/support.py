@@ -20,13 +20,17 @@ KEY_SECRET = "test-key-secret"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
-def sample(name: str, *, phone_number_id: str) -> dict[str, Any]:
-    """A sample payload whose every ``metadata.phone_number_id`` is ``phone_number_id``."""
+def sample(name: str, *, phone_number_id: str, fresh: bool = True) -> dict[str, Any]:
+    """A sample payload whose every ``metadata.phone_number_id`` is ``phone_number_id``.
+
+    ``fresh``: its messages were written a few minutes ago (the samples' own timestamps are
+    long past, and a message older than the 24-hour window opens no session).
+    """
     payload: dict[str, Any] = copy.deepcopy(sample_json(name))
     for entry in payload["entry"]:
         for change in entry["changes"]:
             change["value"]["metadata"]["phone_number_id"] = phone_number_id
-    return payload
+    return recent(payload) if fresh else payload
 
 
 def signed_headers(body: bytes, *, secret: str = APP_SECRET) -> dict[str, str]:

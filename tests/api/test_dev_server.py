@@ -1,7 +1,9 @@
-"""What needs a real Temporal server (the dev server): visibility lists, batch signals, summaries.
+"""What needs a real Temporal server (the dev server): visibility lists, settings propagation,
+summaries.
 
-A worker with stand-in activities (reminders disabled) runs the workflows, so sessions publish
-their state; the dev server's visibility is eventually consistent, hence the polling.
+A worker with stand-in conversation activities (reminders disabled) and the real settings
+propagation runs the workflows, so sessions publish their state; the dev server's visibility is
+eventually consistent, hence the polling.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api import broadcast
+from activities.settings import SettingsActivities
+from api.routes import settings as settings_route
+from boot import Resources
 from core import temporal_names as names
 from core.conversation_key import conversation_key
 from core.vocabulary import ReminderOutcome
@@ -27,7 +31,9 @@ from tests.api.conftest import Seeded, asgi_client, build_app, make_settings
 from tests.api.support import KEY_SECRET, post_webhook, recent, sample
 from tests.api.test_sessions import never_called, reminders_disabled
 from tests.support import eventually
+from worker import reconcile_settings
 from workflows.conversation import ConversationWorkflow
+from workflows.settings_propagation import SettingsPropagationWorkflow
 
 pytestmark = pytest.mark.devserver
 
@@ -41,11 +47,17 @@ async def dev_app(
 ) -> AsyncIterator[tuple[FastAPI, str]]:
     settings = make_settings(database_url, namespace=dev_env.client.namespace)
     app = build_app(settings, store=store, temporal=dev_env.client, http=http)
+    propagation = SettingsActivities(store=store, temporal=dev_env.client)
     async with Worker(
         dev_env.client,
         task_queue=settings.temporal_task_queue,
-        workflows=[ConversationWorkflow],
-        activities=[reminders_disabled, never_called],
+        workflows=[ConversationWorkflow, SettingsPropagationWorkflow],
+        activities=[
+            reminders_disabled,
+            never_called,
+            propagation.signal_sessions,
+            propagation.mark_settings_delivered,
+        ],
     ):
         yield app, settings.temporal_task_queue
 
@@ -130,6 +142,10 @@ async def test_sessions_list_from_visibility(
     assert summary == f"WhatsApp session · account {seeded.account_id} · customer {key[:8]}"
 
 
+async def _delivered(store: Store, seeded: Seeded) -> int:
+    return (await store.settings.get(account_id=seeded.account_id)).delivered_version
+
+
 async def test_settings_reach_running_sessions_of_that_account_only(
     dev_client: httpx.AsyncClient, seeded: Seeded, store: Store, dev_env: WorkflowEnvironment
 ) -> None:
@@ -144,24 +160,29 @@ async def test_settings_reach_running_sessions_of_that_account_only(
 
     response = await dev_client.put(f"/v1/accounts/{seeded.account_id}/session-settings", json=GOOD)
     assert response.status_code == 200, response.text
-    # The dev server runs batch jobs: the primary path (the fallback has its own test).
-    assert response.json()["broadcast"]["method"] == "batch", response.json()
+    assert response.json()["delivery"] == {
+        "status": "started",
+        "version": 1,
+        "workflow_id": f"settings:{seeded.account_id}",
+    }
 
     mine = workflow_id(seeded, CUSTOMERS[0])
-    await eventually(lambda: settings_signals(dev_env.client, mine), lambda n: n == 1)
+    await eventually(lambda: settings_signals(dev_env.client, mine), lambda n: n >= 1)
+    # Two passes (the second for sessions that became visible late), then recorded.
+    await eventually(lambda: _delivered(store, seeded), lambda v: v == 1, timeout=30)
+    assert await settings_signals(dev_env.client, mine) == 2
     assert await settings_signals(dev_env.client, workflow_id(other, CUSTOMERS[0])) == 0
 
 
-async def test_fallback_signals_each_session(
+async def test_a_save_whose_delivery_could_not_start_is_delivered_by_the_reconciler(
+    dev_app: tuple[FastAPI, str],
     dev_client: httpx.AsyncClient,
     seeded: Seeded,
+    store: Store,
     dev_env: WorkflowEnvironment,
+    http: httpx.AsyncClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def no_batch(*args: object, **kwargs: object) -> str:
-        raise RPCError("batch disabled", RPCStatusCode.RESOURCE_EXHAUSTED, b"")
-
-    monkeypatch.setattr(broadcast, "_start_batch", no_batch)
     payload = recent(
         sample("batch-two-entries-three-messages.json", phone_number_id=seeded.phone_number_id)
     )
@@ -171,8 +192,25 @@ async def test_fallback_signals_each_session(
         lambda r: len(r.json()["items"]) == 3,
     )
 
+    async def temporal_unreachable(*args: object, **kwargs: object) -> str:
+        raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
+    monkeypatch.setattr(settings_route, "deliver_settings", temporal_unreachable)
     response = await dev_client.put(f"/v1/accounts/{seeded.account_id}/session-settings", json=GOOD)
-    assert response.status_code == 200
-    assert response.json()["broadcast"] == {"method": "list", "signalled": 3, "job_id": None}
+    # Saved, and answered as such: delivery is the reconciler's now, not the operator's.
+    assert response.status_code == 200, response.text
+    assert response.json()["delivery"]["status"] == "deferred"
+    assert await store.settings.undelivered() == [(seeded.account_id, 1)]
+    monkeypatch.undo()
+
+    resources = Resources(store=store, temporal=dev_env.client, http=http)
+    assert await reconcile_settings(resources, task_queue=dev_app[1]) == 1
     for wa_id in CUSTOMERS:
-        assert await settings_signals(dev_env.client, workflow_id(seeded, wa_id)) == 1
+        session = workflow_id(seeded, wa_id)
+
+        async def signals(session: str = session) -> int:
+            return await settings_signals(dev_env.client, session)
+
+        await eventually(signals, lambda n: n >= 1)
+    await eventually(lambda: _delivered(store, seeded), lambda v: v == 1, timeout=30)
+    assert await store.settings.undelivered() == []

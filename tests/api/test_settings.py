@@ -29,6 +29,7 @@ async def test_defaults_until_saved(client: httpx.AsyncClient, seeded: Seeded) -
         "expiry_hours": 23,
         "message": DEFAULT_MESSAGE,
         "updated_at": None,
+        "version": 0,
     }
 
 
@@ -41,8 +42,13 @@ async def test_save_answers_the_confirmation(
     answer = response.json()
     assert answer["message"] == "Settings saved successfully"
     assert {k: answer["settings"][k] for k in body} == body
-    # The time-skipping test server can neither batch-signal nor list: reported, not failed.
-    assert answer["broadcast"] == {"method": "unsupported", "signalled": None, "job_id": None}
+    # Saved as version 1, and its delivery to the running sessions has started.
+    assert answer["settings"]["version"] == 1
+    assert answer["delivery"] == {
+        "status": "started",
+        "version": 1,
+        "workflow_id": f"settings:{seeded.account_id}",
+    }
 
     fetched = (await client.get(path(seeded))).json()
     assert {k: fetched[k] for k in body} == body
@@ -61,6 +67,7 @@ async def test_disabling_without_a_message_keeps_the_saved_one(
         "expiry_hours": 5,
         "message": GOOD,
         "updated_at": None,
+        "version": 2,
     }
 
 
@@ -247,21 +254,19 @@ async def test_preview_flags_a_draft_out_of_limits(
     assert response.json() == {"text": "Hi!", "characters": 3, "within_limit": False}
 
 
-async def test_temporal_down_after_saving_is_503_and_saving_again_works(
+async def test_temporal_down_after_saving_is_still_saved_and_left_to_the_reconciler(
     settings: Settings,
     store: Store,
     seeded: Seeded,
     http: httpx.AsyncClient,
     temporal_down: Client,
-    client: httpx.AsyncClient,
 ) -> None:
     body = {"enabled": True, "expiry_hours": 2, "message": GOOD}
     down = build_app(settings, store=store, temporal=temporal_down, http=http)
     async with asgi_client(down) as broken:
         response = await broken.put(path(seeded), json=body)
-        assert response.status_code == 503
-        assert "save again" in response.json()["detail"]
-        # The save itself happened; reading needs no Temporal.
+        # Nobody has to save again: the version waits for the worker's reconciler.
+        assert response.status_code == 200, response.text
+        assert response.json()["delivery"]["status"] == "deferred"
         assert (await broken.get(path(seeded))).json()["expiry_hours"] == 2
-    retried = await client.put(path(seeded), json=body)
-    assert retried.status_code == 200
+    assert await store.settings.undelivered() == [(seeded.account_id, 1)]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from api.routes.webhooks import MAX_DRAIN_BYTES
 from core import temporal_names as names
 from core.config import Settings
 from core.conversation_key import conversation_key
@@ -22,6 +26,7 @@ from store.repository import Store
 from tests.api.conftest import Seeded, asgi_client, build_app
 from tests.api.support import KEY_SECRET, VERIFY_TOKEN, post_webhook, sample, signed_headers
 from tests.store_reads import reminder_by_id
+from tests.support import serve
 from whatsapp.webhook import MAX_WEBHOOK_BYTES
 
 
@@ -114,12 +119,30 @@ async def test_malformed_json_is_400(anon: httpx.AsyncClient) -> None:
     assert "JSON" in response.json()["detail"]
 
 
-async def test_wrong_shape_is_400_with_the_place(anon: httpx.AsyncClient, seeded: Seeded) -> None:
-    payload = sample("message-text.json", phone_number_id=seeded.phone_number_id)
-    payload["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = "yesterday"
-    response = await post_webhook(anon, payload)
+async def test_a_body_that_is_no_webhook_is_400_with_the_place(anon: httpx.AsyncClient) -> None:
+    response = await post_webhook(anon, {"object": "whatsapp_business_account", "entry": {}})
     assert response.status_code == 400
-    assert "messages[0].timestamp" in response.json()["detail"]
+    assert response.json()["detail"] == "entry: expected a list"
+
+
+async def test_a_broken_item_is_skipped_and_its_siblings_are_handled(
+    anon: httpx.AsyncClient, seeded: Seeded, ts_env: WorkflowEnvironment
+) -> None:
+    payload = sample(
+        "batch-two-entries-three-messages.json", phone_number_id=seeded.phone_number_id
+    )
+    broken = dict(payload["entry"][0]["changes"][0]["value"]["messages"][0])
+    broken["timestamp"] = "yesterday"
+    payload["entry"][0]["changes"][0]["value"]["messages"].insert(0, broken)
+    response = await post_webhook(anon, payload)
+    # 200: a refused body would come back from Meta for days, and the three good messages
+    # with it.
+    assert response.status_code == 200, response.text
+    assert (response.json()["messages"], response.json()["invalid"]) == (3, 1)
+    for wa_id in ("15553827461", "447700900461", "5521987650123"):
+        assert await workflow_exists(ts_env.client, workflow_id(seeded, wa_id))
+    metrics = (await anon.get("/metrics")).text
+    assert 'whatsapp_webhook_items_total{kind="invalid"} 1.0' in metrics
 
 
 async def test_oversize_body_with_content_length_is_413(anon: httpx.AsyncClient) -> None:
@@ -128,14 +151,36 @@ async def test_oversize_body_with_content_length_is_413(anon: httpx.AsyncClient)
     assert response.status_code == 413
 
 
+def _urllib_post(url: str, body: bytes) -> tuple[int, bytes]:
+    """A plain HTTP/1.1 client that sends the whole body before it reads, then closes."""
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Connection": "close", **signed_headers(body)}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+async def test_a_4_mb_body_gets_a_413_that_even_urllib_can_read(app: FastAPI) -> None:
+    body = b"x" * (4 * 1024 * 1024)
+    async with serve(app) as url:
+        status, answer = await asyncio.to_thread(_urllib_post, f"{url}/webhooks/whatsapp", body)
+    assert status == 413
+    assert json.loads(answer) == {"detail": f"body larger than {MAX_WEBHOOK_BYTES} bytes"}
+
+
 async def test_oversize_body_without_content_length_is_413(anon: httpx.AsyncClient) -> None:
     chunk = b" " * 65536
     sent = 0
 
+    total = MAX_DRAIN_BYTES * 2
+
     async def stream() -> AsyncIterator[bytes]:
         nonlocal sent
-        # Far beyond the cap: the server must stop reading long before the end.
-        for _ in range(MAX_WEBHOOK_BYTES // len(chunk) * 4):
+        # Far beyond what is drained: the server must stop reading before the end.
+        for _ in range(total // len(chunk)):
             sent += len(chunk)
             yield chunk
 
@@ -145,6 +190,7 @@ async def test_oversize_body_without_content_length_is_413(anon: httpx.AsyncClie
     assert "content-length" not in request.headers
     response = await anon.send(request)
     assert response.status_code == 413
+    assert sent <= MAX_DRAIN_BYTES + 2 * len(chunk) < total
 
 
 # -- hand-off --------------------------------------------------------------------------------
@@ -175,6 +221,8 @@ async def test_batch_starts_one_workflow_per_conversation(
         "statuses": 0,
         "conversations": 3,
         "ignored": 0,
+        "invalid": 0,
+        "expired_messages": 0,
         "unknown_account_items": 0,
     }
     for wa_id, profile in [

@@ -75,7 +75,15 @@ def test_an_advancing_status_reports_it() -> None:
     assert (again, advanced) == (record, False)
 
 
-@pytest.mark.parametrize("outcome", [ReminderOutcome.PENDING, ReminderOutcome.UNKNOWN])
+UNPROVEN = [
+    ReminderOutcome.PENDING,
+    ReminderOutcome.RETRYING,
+    ReminderOutcome.AMBIGUOUS,
+    ReminderOutcome.UNKNOWN,
+]
+
+
+@pytest.mark.parametrize("outcome", UNPROVEN)
 @pytest.mark.parametrize("status", [SENT, DELIVERED, READ])
 def test_any_status_proves_an_unproven_send(
     outcome: ReminderOutcome, status: DeliveryStatus
@@ -90,7 +98,7 @@ def test_a_stale_status_still_proves_the_send() -> None:
     assert (record.outcome, record.delivery_status, advanced) == (ReminderOutcome.SENT, READ, False)
 
 
-@pytest.mark.parametrize("outcome", [ReminderOutcome.PENDING, ReminderOutcome.UNKNOWN])
+@pytest.mark.parametrize("outcome", UNPROVEN)
 def test_failed_makes_an_unproven_send_failed_with_metas_error(outcome: ReminderOutcome) -> None:
     record, _ = fold_status(
         _record(outcome), StatusReport(status=FAILED, error_code=131026, error_message="nope")
@@ -132,6 +140,7 @@ def test_the_sender_may_finish_only_what_no_status_has_decided() -> None:
     assert FINISHABLE_OUTCOMES == {
         ReminderOutcome.PENDING,
         ReminderOutcome.RETRYING,
+        ReminderOutcome.AMBIGUOUS,
         ReminderOutcome.UNKNOWN,
     }
     for outcome in STORED_OUTCOMES:

@@ -42,6 +42,7 @@ def test_outcome_groups_partition_the_stored_outcomes() -> None:
         "sent",
         "skipped_disabled",
         "skipped_window_closed",
+        "skipped_customer_replied",
         "failed_window_closed",
         "failed",
         "unknown",

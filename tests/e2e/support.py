@@ -35,16 +35,17 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.settings import SettingsActivities
 from api.app import create_app
 from boot import Resources, open_resources
 from core.config import Settings
 from store.db import create_sessionmaker
 from store.repository import Store
 from tests.meta_samples import sample_json
-from tests.support import serve
-from whatsapp.sandbox import create_sandbox_app
+from tests.support import free_port, serve
+from whatsapp.sandbox import StatusWebhooks, create_sandbox_app
 from whatsapp.signature import SIGNATURE_HEADER, sign
-from worker import build_activities, build_worker
+from worker import build_activities, build_worker, reconcile_forever
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -56,6 +57,7 @@ KEY_SECRET = "e2e-key-secret"
 # The only token the stand-in Graph API accepts: proves the worker sends the account's token.
 ACCESS_TOKEN = "EAAG-e2e-access-token"
 UI_URL = "http://temporal-ui.e2e:8233"
+AMBIGUOUS_WAIT = 2.0
 
 HOUR = 3600
 COMPANY = "Acme E2E"
@@ -340,6 +342,9 @@ def make_settings(
         whatsapp_verify_token=SecretStr(VERIFY_TOKEN),
         whatsapp_api_base_url=graph_api_url,
         conversation_key_secret=SecretStr(KEY_SECRET),
+        # Proof of an ambiguous send comes within a second here (the stand-in's statuses).
+        whatsapp_ambiguous_wait_seconds=AMBIGUOUS_WAIT,
+        settings_reconcile_seconds=1.0,
     )
 
 
@@ -355,8 +360,13 @@ async def open_stack(
 ) -> AsyncIterator[Stack]:
     """Stand-in Graph API, API and worker on loopback; torn down in reverse order."""
     async with AsyncExitStack() as stack:
+        api_port = free_port()
+        # Like Meta, the stand-in reports every accepted message to the API's webhook.
+        statuses = StatusWebhooks(
+            url=f"http://127.0.0.1:{api_port}/webhooks/whatsapp", app_secret=APP_SECRET.encode()
+        )
         graph_api_url = await stack.enter_async_context(
-            serve(create_sandbox_app(access_tokens={ACCESS_TOKEN}))
+            serve(create_sandbox_app(access_tokens={ACCESS_TOKEN}, status_webhooks=statuses))
         )
         settings = make_settings(
             database_url=database_url,
@@ -365,16 +375,38 @@ async def open_stack(
             graph_api_url=graph_api_url,
         )
         app = create_app(settings)
-        api_url = await stack.enter_async_context(serve(app))
+        api_url = await stack.enter_async_context(serve(app, port=api_port))
 
-        # The worker's own resources, opened the way worker.py opens them (on the shared client).
+        # The worker's own resources, opened the way worker.py opens them (on the shared client),
+        # and its settings reconciler beside it.
         resources = await stack.enter_async_context(open_resources(settings, temporal=temporal))
         activities = build_activities(resources, settings)
+        propagation = SettingsActivities(store=resources.store, temporal=temporal)
         worker = WorkerControl(
-            lambda: build_worker(temporal, task_queue=task_queue, activities=activities)
+            lambda: build_worker(
+                temporal,
+                task_queue=task_queue,
+                activities=activities,
+                settings_activities=propagation,
+            )
         )
         await worker.start()
         stack.push_async_callback(worker.stop)
+        stop_reconciler = asyncio.Event()
+        reconciler = asyncio.create_task(
+            reconcile_forever(
+                resources,
+                task_queue=task_queue,
+                interval=settings.settings_reconcile_seconds,
+                stop=stop_reconciler,
+            )
+        )
+
+        async def stop_reconciling() -> None:
+            stop_reconciler.set()
+            await reconciler
+
+        stack.push_async_callback(stop_reconciling)
 
         api = await stack.enter_async_context(
             httpx.AsyncClient(

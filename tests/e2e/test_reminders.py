@@ -94,28 +94,35 @@ async def test_reminder_is_sent_once_with_the_rendered_text_and_tracks_delivery(
     await stays(lambda: stack.sent(account), exactly_one, seconds=QUIET)
 
 
-async def test_a_25_hour_old_message_sends_nothing_and_ends_the_session(stack: Stack) -> None:
+async def test_a_25_hour_old_message_is_counted_and_starts_no_session(stack: Stack) -> None:
     account = await stack.create_account(expiry_hours=1)
     customer = new_customer()
-    sent_at = ago(25 * HOUR)
 
+    response = await stack.post_webhook(
+        message_webhook(account.phone_number_id, (customer, ago(25 * HOUR)))
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["messages"], response.json()["expired_messages"]) == (1, 1)
+    assert (await stack.session(account, customer)).status_code == 404  # no run at all
+
+    # A real session, then a stale redelivery: the real session stays the one shown.
+    sent_at = ago(60)
     response = await stack.post_webhook(
         message_webhook(account.phone_number_id, (customer, sent_at))
     )
     assert response.status_code == 200, response.text
-
-    session = await eventually(
+    real = await eventually(
         lambda: stack.session(account, customer),
-        # The run completes: its search attributes and closed status answer, not a query.
-        lambda r: (
-            r.status_code == 200 and r.json()["state"] == "expired" and not r.json()["running"]
-        ),
+        lambda r: r.status_code == 200 and r.json()["live"],
     )
-    body = session.json()
-    assert when(body["last_customer_message_at"]) == at(sent_at)
-    assert body["reminder_outcome"] is None
+    response = await stack.post_webhook(
+        message_webhook(account.phone_number_id, (customer, ago(25 * HOUR)))
+    )
+    assert response.json()["expired_messages"] == 1
+    shown = (await stack.session(account, customer)).json()
+    assert shown["run_id"] == real.json()["run_id"]
+    assert when(shown["last_customer_message_at"]) == at(sent_at)
     assert await stack.reminders(account) == []
-    assert await stack.sent(account) == []
 
 
 async def test_lowering_the_hours_makes_a_waiting_session_send(stack: Stack) -> None:

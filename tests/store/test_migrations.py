@@ -54,7 +54,7 @@ async def test_migrate_twice_is_a_no_op(engine: AsyncEngine, empty_database_url:
     await migrate(empty_database_url)
     async with engine.connect() as connection:
         version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
-    assert version == "0001"
+    assert version == "0002"
 
 
 async def test_concurrent_start_ups_both_succeed(empty_database_url: str) -> None:

@@ -205,27 +205,65 @@ async def test_finish_keeps_an_outcome_a_status_webhook_already_proved(
     )
 
 
-async def test_record_decision_has_no_idempotency_key(store: Store, account_id: str) -> None:
-    records = [
-        await store.reminders.record_decision(
-            account_id=account_id,
-            conversation_key="conv1",
-            wa_id="15550001",
-            last_customer_message_at=T,
-            outcome=ReminderOutcome.SKIPPED_DISABLED,
-            reason="reminders are disabled",
-        )
-        for _ in range(2)
-    ]
-    assert [r.idempotency_key for r in records] == [None, None]
-    assert records[0].reminder_id != records[1].reminder_id
+async def _decide(
+    store: Store, account_id: str, outcome: ReminderOutcome = ReminderOutcome.SKIPPED_DISABLED
+):
+    return await store.reminders.record_decision(
+        account_id=account_id,
+        conversation_key="conv1",
+        wa_id="15550001",
+        last_customer_message_at=T,
+        outcome=outcome,
+        reason="reminders are disabled",
+    )
+
+
+async def test_a_decision_without_a_send_is_the_silences_one_record(
+    store: Store, account_id: str
+) -> None:
+    records = [await _decide(store, account_id) for _ in range(2)]
+    assert records[0].reminder_id == records[1].reminder_id  # one record per silence
+    assert records[0].idempotency_key == f"conv1:{T.isoformat()}"
     assert (records[0].outcome, records[0].attempts, records[0].text) == (
         ReminderOutcome.SKIPPED_DISABLED,
         0,
         None,
     )
-    # A skip never blocks the later claim for the same silence.
-    assert (await _claim(store, account_id)).acquired
+    # A skip never blocks the later claim for the same silence: reminders may be enabled again.
+    claim = await _claim(store, account_id)
+    assert claim.acquired
+    assert claim.record.reminder_id == records[0].reminder_id
+    assert (claim.record.outcome, claim.record.attempts) == (ReminderOutcome.PENDING, 1)
+
+
+async def test_a_decision_replaces_a_released_claim_but_not_a_maybe_sent_one(
+    store: Store, account_id: str
+) -> None:
+    claim = await _claim(store, account_id)
+    await store.reminders.release(reminder_id=claim.record.reminder_id, reason="429")
+    disabled = await _decide(store, account_id)
+    assert (disabled.reminder_id, disabled.outcome) == (
+        claim.record.reminder_id,
+        ReminderOutcome.SKIPPED_DISABLED,
+    )
+
+    again = await _claim(store, account_id, key="conv2")
+    await store.reminders.mark_ambiguous(reminder_id=again.record.reminder_id, reason="503")
+    kept = await store.reminders.record_decision(
+        account_id=account_id,
+        conversation_key="conv2",
+        wa_id="15550001",
+        last_customer_message_at=T,
+        outcome=ReminderOutcome.SKIPPED_DISABLED,
+        reason="reminders are disabled",
+    )
+    # It may have reached Meta: only proof or the silence's end may decide it.
+    assert kept.outcome is ReminderOutcome.AMBIGUOUS
+
+
+async def test_record_decision_refuses_what_is_not_a_decision(
+    store: Store, account_id: str
+) -> None:
     with pytest.raises(ValueError):
         await store.reminders.record_decision(
             account_id=account_id,

@@ -123,3 +123,28 @@ async def test_bounds_are_inclusive(store: Store, account_id: str) -> None:
             changed_by="t",
         )
         assert (saved.expiry_hours, saved.message) == (hours, message)
+
+
+async def test_each_save_raises_the_version_and_delivery_catches_up(
+    store: Store, account_id: str
+) -> None:
+    assert (await store.settings.get(account_id=account_id)).version == 0
+    assert await store.settings.undelivered() == []
+    for hours in (3, 4):
+        saved = await store.settings.save(
+            account_id=account_id,
+            enabled=True,
+            expiry_hours=hours,
+            message="A valid message",
+            changed_by="t",
+        )
+    assert (saved.version, saved.delivered_version) == (2, 0)
+    assert await store.settings.undelivered() == [(account_id, 2)]
+    await store.settings.mark_delivered(account_id=account_id, version=1)
+    assert await store.settings.undelivered() == [(account_id, 2)]
+    await store.settings.mark_delivered(account_id=account_id, version=2)
+    assert await store.settings.undelivered() == []
+    # A late "delivered" of an older version never moves it back.
+    await store.settings.mark_delivered(account_id=account_id, version=1)
+    current = await store.settings.get(account_id=account_id)
+    assert (current.version, current.delivered_version) == (2, 2)

@@ -163,10 +163,18 @@ async def test_190_fixture_is_permanent_with_subcode(http: MakeClient) -> None:
     assert (caught.value.code, caught.value.error_subcode) == (190, 463)
 
 
-@pytest.mark.parametrize("code", [130429, 131056, 4, 80007, 1, 2, 131000, 131016, 133004, 131057])
-async def test_retryable_codes(http: MakeClient, code: int) -> None:
+@pytest.mark.parametrize("code", [130429, 131056, 4, 80007])
+async def test_throttling_codes_are_retryable(http: MakeClient, code: int) -> None:
     client, _ = http(answer(400, meta_error(code)))
     with pytest.raises(RetryableSendError) as caught:
+        await send(client)
+    assert caught.value.code == code
+
+
+@pytest.mark.parametrize("code", [1, 2, 131000, 131016, 133004, 131057])
+async def test_trouble_on_metas_side_is_ambiguous(http: MakeClient, code: int) -> None:
+    client, _ = http(answer(400, meta_error(code)))
+    with pytest.raises(AmbiguousSendError) as caught:
         await send(client)
     assert caught.value.code == code
 
@@ -189,17 +197,17 @@ async def test_code_sent_as_string_is_understood(http: MakeClient) -> None:
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-async def test_5xx_with_json_is_retryable(http: MakeClient, status: int) -> None:
+async def test_5xx_with_json_is_ambiguous(http: MakeClient, status: int) -> None:
     client, _ = http(answer(status, meta_error(999_999, "Unknown error")))
-    with pytest.raises(RetryableSendError) as caught:
+    with pytest.raises(AmbiguousSendError) as caught:
         await send(client)
     assert (caught.value.code, caught.value.http_status) == (999_999, status)
 
 
 @pytest.mark.parametrize("body", ["<html>Bad Gateway</html>", "", '{"error": "oops"}', "[1]"])
-async def test_5xx_without_meta_json_is_retryable(http: MakeClient, body: str) -> None:
+async def test_5xx_without_meta_json_is_ambiguous(http: MakeClient, body: str) -> None:
     client, _ = http(answer(502, body))
-    with pytest.raises(RetryableSendError) as caught:
+    with pytest.raises(AmbiguousSendError) as caught:
         await send(client)
     assert (caught.value.code, caught.value.http_status) == (None, 502)
 

@@ -21,7 +21,8 @@ from whatsapp.errors import (
 
 # Spelled out here rather than imported, so a typo in the module's sets fails a test.
 PERMANENT = [131026, 131031, 131048, 133010, 368, 100, 190, 0, 3, 10, 200, 201, 250, 298, 299]
-RETRYABLE = [130429, 131056, 4, 80007, 1, 2, 131000, 131016, 133004, 131057]
+THROTTLING = [130429, 131056, 4, 80007]
+MAYBE_SENT = [1, 2, 131000, 131016, 133004, 131057]
 
 
 @pytest.mark.parametrize("http_status", [400, 403, 500, 503, 429, None])
@@ -39,27 +40,35 @@ def test_permanent_codes(code: int, http_status: int | None) -> None:
     assert (error.code, error.http_status) == (code, http_status)
 
 
-@pytest.mark.parametrize("code", RETRYABLE)
+@pytest.mark.parametrize("code", THROTTLING)
 @pytest.mark.parametrize("http_status", [400, 403, 500, 429, None])
-def test_retryable_codes(code: int, http_status: int | None) -> None:
+def test_throttling_codes_are_certainly_not_sent(code: int, http_status: int | None) -> None:
     error = classify_error(http_status=http_status, code=code, message="m", retry_after=2.5)
     assert type(error) is RetryableSendError
     assert error.retry_after == 2.5
 
 
+@pytest.mark.parametrize("code", MAYBE_SENT)
+@pytest.mark.parametrize("http_status", [400, 403, 500, 429, None])
+def test_trouble_on_metas_side_may_have_sent(code: int, http_status: int | None) -> None:
+    error = classify_error(http_status=http_status, code=code, message="m", retry_after=2.5)
+    assert type(error) is AmbiguousSendError
+    assert error.code == code
+
+
 @pytest.mark.parametrize("code", [199, 300, 131049, 999_999])
 def test_codes_just_outside_the_lists_are_not_known(code: int) -> None:
     assert type(classify_error(http_status=400, code=code, message="m")) is PermanentSendError
-    assert type(classify_error(http_status=503, code=code, message="m")) is RetryableSendError
+    assert type(classify_error(http_status=503, code=code, message="m")) is AmbiguousSendError
 
 
 @pytest.mark.parametrize(
     ("http_status", "expected"),
     [
-        (500, RetryableSendError),
-        (502, RetryableSendError),
-        (503, RetryableSendError),
-        (504, RetryableSendError),
+        (500, AmbiguousSendError),
+        (502, AmbiguousSendError),
+        (503, AmbiguousSendError),
+        (504, AmbiguousSendError),
         (429, RetryableSendError),
         (400, PermanentSendError),
         (401, PermanentSendError),

@@ -209,7 +209,7 @@ async def test_injected_failures_are_consumed_in_order(
         await send(client)
     assert (throttled.value.code, throttled.value.retry_after) == (130429, 3.0)
     for _ in range(2):
-        with pytest.raises(RetryableSendError) as unavailable:
+        with pytest.raises(AmbiguousSendError) as unavailable:  # Meta may have it: 5xx
             await send(client)
         assert (unavailable.value.code, unavailable.value.http_status) == (None, 503)
     with pytest.raises(PermanentSendError):  # the code wins over the 500
@@ -227,7 +227,7 @@ async def test_refused_sends_do_not_consume_failures(
         await send(client, access_token="wrong")
     with pytest.raises(PermanentSendError):
         await send(client, body="")
-    with pytest.raises(RetryableSendError):
+    with pytest.raises(AmbiguousSendError):
         await send(client)
 
 
@@ -235,11 +235,11 @@ async def test_accept_then_fail_records_the_message(
     client: CloudApiClient, http: httpx.AsyncClient
 ) -> None:
     await fail(http, kind="accept_then_fail", status=500)
-    with pytest.raises(RetryableSendError):
+    with pytest.raises(AmbiguousSendError):
         await send(client)
     (item,) = await recorded(http)
     assert item["answered_status"] == 500
-    # Why retries need an idempotency record: the "failed" send did reach the customer.
+    # Why a 5xx is ambiguous: the "failed" send did reach the customer.
     await send(client)
     assert len(await recorded(http)) == 2
 
@@ -248,7 +248,7 @@ async def test_accept_then_fail_with_a_meta_code(
     client: CloudApiClient, http: httpx.AsyncClient
 ) -> None:
     await fail(http, kind="accept_then_fail", status=503, code=133004)
-    with pytest.raises(RetryableSendError) as caught:
+    with pytest.raises(AmbiguousSendError) as caught:
         await send(client)
     assert caught.value.code == 133004
     assert len(await recorded(http)) == 1

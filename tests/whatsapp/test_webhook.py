@@ -310,39 +310,95 @@ def _three_changes() -> bytes:
         (b'{"object": 5}', "object: expected a string"),
         (b'{"object": "whatsapp_business_account"}', "entry: missing"),
         (b'{"object": "whatsapp_business_account", "entry": {}}', "entry: expected a list"),
-        (b'{"object": "whatsapp_business_account", "entry": [7]}', "entry[0]: expected an object"),
-        (_with("entry.1.changes", _DELETE), "entry[1].changes: missing"),
-        (_with("entry.0.changes.0.field", None), "entry[0].changes[0].field: expected a string"),
-        (_with("entry.0.changes.0.value", []), "entry[0].changes[0].value: expected an object"),
-        (_with("entry.0.changes.0.value", None), "entry[0].changes[0].value: expected an object"),
-        (
-            _with("entry.0.changes.0.value.metadata", _DELETE),
-            "entry[0].changes[0].value.metadata: missing",
-        ),
-        (
-            _with("entry.0.changes.0.value.metadata.phone_number_id", ""),
-            "entry[0].changes[0].value.metadata.phone_number_id: must not be empty",
-        ),
-        (
-            _with("entry.0.changes.0.value.messages", {"a": 1}),
-            "entry[0].changes[0].value.messages: expected a list",
-        ),
-        (
-            _with(_MSG0 + ".from", _DELETE),
-            "entry[0].changes[0].value.messages[0].from: missing",
-        ),
-        (
-            _with("entry.1.changes.0.value.messages.0.id", 42),
-            "entry[1].changes[0].value.messages[0].id: expected a string",
-        ),
-        (_three_changes(), "entry[0].changes[1].value.messages[2].timestamp: not a unix timestamp"),
     ],
 )
-def test_malformed_bodies_say_what_is_wrong(raw: bytes, reason: str) -> None:
+def test_a_body_that_is_no_webhook_is_refused_saying_why(raw: bytes, reason: str) -> None:
     with pytest.raises(InvalidWebhook) as caught:
         parse_webhook(raw)
     assert caught.value.reason == reason
     assert str(caught.value) == reason
+
+
+def _invalid(batch: WebhookBatch) -> list[str]:
+    return [item.reason for item in batch.ignored if item.kind is IgnoredKind.INVALID]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "handled"),
+    [
+        (
+            b'{"object": "whatsapp_business_account", "entry": [7]}',
+            "entry[0]: expected an object",
+            0,
+        ),
+        (_with("entry.1.changes", _DELETE), "entry[1].changes: missing", 2),
+        (_with("entry.0.changes.0.field", None), "entry[0].changes[0].field: expected a string", 1),
+        (_with("entry.0.changes.0.value", []), "entry[0].changes[0].value: expected an object", 1),
+        (
+            _with("entry.0.changes.0.value", None),
+            "entry[0].changes[0].value: expected an object",
+            1,
+        ),
+        (
+            _with("entry.0.changes.0.value.metadata", _DELETE),
+            "entry[0].changes[0].value.metadata: missing",
+            1,
+        ),
+        (
+            _with("entry.0.changes.0.value.metadata.phone_number_id", ""),
+            "entry[0].changes[0].value.metadata.phone_number_id: must not be empty",
+            1,
+        ),
+        (
+            _with("entry.0.changes.0.value.messages", {"a": 1}),
+            "entry[0].changes[0].value.messages: expected a list",
+            1,
+        ),
+        (
+            _with(_MSG0 + ".from", _DELETE),
+            "entry[0].changes[0].value.messages[0].from: missing",
+            2,
+        ),
+        (
+            _with("entry.1.changes.0.value.messages.0.id", 42),
+            "entry[1].changes[0].value.messages[0].id: expected a string",
+            2,
+        ),
+        (
+            _three_changes(),
+            "entry[0].changes[1].value.messages[2].timestamp: not a unix timestamp",
+            3,
+        ),
+    ],
+)
+def test_a_bad_item_is_skipped_naming_its_place_and_its_siblings_are_handled(
+    raw: bytes, reason: str, handled: int
+) -> None:
+    batch = parse_webhook(raw)
+    assert _invalid(batch) == [reason]
+    assert len(batch.customer_messages) == handled
+
+
+def test_one_broken_item_among_three_good_messages() -> None:
+    data = sample_json("batch-two-entries-three-messages.json")
+    value = data["entry"][0]["changes"][0]["value"]
+    value["messages"].insert(1, {"id": "wamid.broken", "type": "text"})  # no from, no timestamp
+    batch = parse_webhook(json.dumps(data).encode())
+    assert [m.wa_id for m in batch.customer_messages] == [
+        "15553827461",
+        "447700900461",
+        "5521987650123",
+    ]
+    assert len(_invalid(batch)) == 1
+
+
+def test_a_malformed_contact_costs_only_its_display_name() -> None:
+    data = sample_json("message-text.json")
+    data["entry"][0]["changes"][0]["value"]["contacts"] = [{"wa_id": 7}]
+    batch = parse_webhook(json.dumps(data).encode())
+    (message,) = batch.customer_messages
+    assert message.profile_name is None
+    assert _invalid(batch) == ["entry[0].changes[0].value.contacts[0].wa_id: expected a string"]
 
 
 @pytest.mark.parametrize(
@@ -350,12 +406,10 @@ def test_malformed_bodies_say_what_is_wrong(raw: bytes, reason: str) -> None:
     ["", "yesterday", "-5", "+5", " 5", "1.5", "1e9", "١٢٣", "9" * 13, 1.5, True, None, -1, 10**12],
 )
 def test_bad_timestamps(timestamp: Any) -> None:
-    with pytest.raises(InvalidWebhook) as caught:
-        parse_webhook(_with(_MSG0 + ".timestamp", timestamp))
-    assert (
-        caught.value.reason
-        == "entry[0].changes[0].value.messages[0].timestamp: not a unix timestamp"
-    )
+    batch = parse_webhook(_with(_MSG0 + ".timestamp", timestamp))
+    assert _invalid(batch) == [
+        "entry[0].changes[0].value.messages[0].timestamp: not a unix timestamp"
+    ]
 
 
 def test_status_with_bad_error_code() -> None:
@@ -364,20 +418,19 @@ def test_status_with_bad_error_code() -> None:
         "abc",
         sample="status-failed-131047.json",
     )
-    with pytest.raises(InvalidWebhook) as caught:
-        parse_webhook(raw)
-    assert caught.value.reason == (
+    batch = parse_webhook(raw)
+    assert batch.statuses == []
+    assert _invalid(batch) == [
         "entry[0].changes[0].value.statuses[0].errors[0].code: expected an integer"
-    )
+    ]
 
 
 def test_several_problems_are_counted() -> None:
     data = sample_json("message-text.json")
     message = data["entry"][0]["changes"][0]["value"]["messages"][0]
     del message["id"], message["from"]
-    with pytest.raises(InvalidWebhook) as caught:
-        parse_webhook(json.dumps(data).encode())
-    assert caught.value.reason.endswith("(and 1 more)")
+    (reason,) = _invalid(parse_webhook(json.dumps(data).encode()))
+    assert reason.endswith("(and 1 more)")
 
 
 def test_oversized_body() -> None:

@@ -25,6 +25,7 @@ from core.contract import ConversationInput, CustomerMessage, SessionSnapshot, S
 from core.conversation_key import conversation_key
 from core.temporal import start_conversation
 from core.temporal_names import conversation_workflow_id
+from core.vocabulary import DeliveryStatus
 from store.db import create_engine, create_sessionmaker
 from store.migrate import migrate
 from store.records import ReminderRecord
@@ -47,6 +48,7 @@ class Conversation:
     sandbox: httpx.AsyncClient
     task_queue: str
     phone_number_id: str
+    activities: ConversationActivities
     max_history_events: int = 10_000
     started: set[str] = field(default_factory=set)
 
@@ -117,6 +119,13 @@ class Conversation:
                 except Exception:  # noqa: BLE001 - that conversation is not running in this test
                     pass
 
+    async def signal_settings(self, wa_id: str = "15550001111") -> None:
+        """What settings propagation does for one session (``settings_changed``, no version)."""
+        handle = self.env.client.get_workflow_handle_for(
+            ConversationWorkflow.run, self.workflow_id(wa_id)
+        )
+        await handle.signal(ConversationWorkflow.settings_changed, SettingsChanged())
+
     async def session(self, wa_id: str = "15550001111") -> SessionSnapshot:
         handle = self.env.client.get_workflow_handle_for(
             ConversationWorkflow.run, self.workflow_id(wa_id)
@@ -136,9 +145,27 @@ class Conversation:
         response = await self.sandbox.post("/_sandbox/failures", json=failure)
         response.raise_for_status()
 
+    async def status_arrives(
+        self, reminder_id: str, *, message_id: str, status: DeliveryStatus = DeliveryStatus.SENT
+    ) -> None:
+        """What the API does with Meta's status webhook for one of our messages."""
+        await self.store.reminders.apply_status(
+            message_id=message_id,
+            reminder_id=reminder_id,
+            status=status,
+            at=await self.now(),
+            error_code=None,
+            error_message=None,
+        )
+
     async def reminders(self) -> list[ReminderRecord]:
         page = await self.store.reminders.page(account_id=ACCOUNT, limit=100)
         return list(page.items)
+
+
+async def _shifted(env: WorkflowEnvironment, offset: timedelta) -> datetime:
+    """The test server's clock as a worker whose own clock is off by ``offset`` reads it."""
+    return await env.get_current_time() + offset
 
 
 @asynccontextmanager
@@ -152,6 +179,7 @@ async def conversation(
     message: str = MESSAGE,
     max_history_events: int = 10_000,
     whatsapp_timeout: float = 5.0,
+    clock_offset: timedelta = timedelta(0),
 ) -> AsyncIterator[Conversation]:
     """A migrated SQLite store with one account, a worker, and the sandbox as Graph API."""
     database_url = f"sqlite+aiosqlite:///{database_dir / 'sessions.db'}"
@@ -180,7 +208,7 @@ async def conversation(
         activities = ConversationActivities(
             store=store,
             whatsapp=CloudApiClient(http, base_url=sandbox_url, api_version="v21.0"),
-            clock=env.get_current_time,
+            clock=lambda: _shifted(env, clock_offset),
         )
         world = Conversation(
             env=env,
@@ -188,6 +216,7 @@ async def conversation(
             sandbox=sandbox,
             task_queue=task_queue,
             phone_number_id=phone_number_id,
+            activities=activities,
             max_history_events=max_history_events,
         )
         async with build_worker(env.client, task_queue=task_queue, activities=activities):

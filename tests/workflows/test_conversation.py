@@ -278,17 +278,26 @@ async def test_permanent_error_is_recorded_and_not_retried(conv: Conversation) -
 
 
 @with_options(whatsapp_timeout=0.5)
-async def test_ambiguous_timeout_is_recorded_unknown_and_not_resent(conv: Conversation) -> None:
+async def test_a_timed_out_send_that_reached_meta_is_proved_by_its_status_not_resent(
+    conv: Conversation,
+) -> None:
     await conv.fail_next_sends(kind="delay", seconds=2, times=1)
     await conv.customer_writes()
-    await conv.sleep(2 * HOUR + MINUTE)
-    [record] = await eventually(conv.reminders, lambda r: len(r) == 1 and r[0].outcome == "unknown")
-    assert record.attempts == 1
-    await conv.sleep(HOUR)
-    await asyncio.sleep(2)
-    # The delayed request did reach the stand-in once; nothing re-sent it.
-    assert len(await conv.outbox()) <= 1
-    assert (await conv.session()).reminder_outcome is ReminderOutcome.UNKNOWN
+    # Just past the due time: the wait for proof (a minute) must not be skipped over yet.
+    await conv.sleep(2 * HOUR + timedelta(seconds=5))
+    [record] = await eventually(
+        conv.reminders, lambda r: len(r) == 1 and r[0].outcome == "ambiguous"
+    )
+    # The delayed request did reach the stand-in; Meta's status webhook says so.
+    [accepted] = await eventually(conv.outbox, lambda items: len(items) == 1, timeout=10)
+    assert accepted["callback_data"] == record.reminder_id
+    await conv.status_arrives(accepted["callback_data"], message_id=accepted["id"])
+    await conv.sleep(2 * MINUTE)  # past the wait for proof: the next attempt finds it
+    await eventually(conv.session, lambda s: s.reminder_outcome is ReminderOutcome.SENT)
+    await asyncio.sleep(1)
+    assert len(await conv.outbox()) == 1
+    [record] = await conv.reminders()
+    assert (record.outcome, record.message_id) == ("sent", accepted["id"])
 
 
 @with_options(max_history_events=500)

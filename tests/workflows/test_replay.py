@@ -9,16 +9,21 @@ far. ``histories/*.json`` are real runs of the conversation workflow, one per pa
 - ``not_due_rearmed``: hours raised without a signal, so the fire-time check says "not due" and
   the timer is armed again;
 - ``paused_then_expired``: reminders disabled while waiting;
-- ``activity_gave_up``: the send activity failed for good (Meta asked to retry after the window);
+- ``activity_gave_up``: the send activity failed for good (recorded before attempts were
+  settled; its path today is ``gave_up_then_settled``);
 - ``expired_at_start``: a run whose first message was already older than the window;
-- ``settings_changed_then_reminded``: hours lowered by a settings signal, reminder at the new time.
+- ``settings_changed_then_reminded``: hours lowered by a settings signal, reminder at the new time;
+- ``gave_up_then_settled``: the send activity kept failing, and its record was settled;
+- ``ambiguous_then_proved``: a 5xx answer, a wait for proof, and the status that proved it;
+- ``abandoned_when_customer_replied``: a throttled send abandoned because the customer wrote.
 
 Each scenario below also runs live against the time-skipping server and checks that it still
-takes its path, so re-recording produces a history worth keeping. The committed files are what
-guards determinism: they were recorded by earlier code, and a change that would break running
-sessions fails ``test_recorded_history_replays``. After an intentional, versioned change
-(``workflow.patched``), re-record with ``RECORD_HISTORIES=1 pytest tests/workflows/test_replay.py``
-and commit the new files next to the old ones.
+takes its path. The committed files are what guards determinism: they were recorded by earlier
+code, and a change that would break running sessions fails ``test_recorded_history_replays``.
+A history stays as long as runs written by its code may still be in flight; a session lasts a
+day, so it may go together with the ``workflow.patched`` branch that keeps it replaying.
+``RECORD_HISTORIES=1 pytest tests/workflows/test_replay.py`` records the scenarios that have no
+file yet (an existing file is never overwritten: delete it to record it again).
 """
 
 from __future__ import annotations
@@ -36,8 +41,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from core.contract import ConversationInput, SessionSnapshot
-from core.vocabulary import SessionState
+from core.contract import ConversationInput, ReminderRequest, ReminderResult, SessionSnapshot
+from core.vocabulary import ReminderOutcome, SessionState
 from tests.support import eventually
 from tests.workflows.harness import Conversation, conversation
 from workflows.conversation import ConversationWorkflow
@@ -131,17 +136,6 @@ async def paused_then_expired(conv: Conversation) -> WorkflowHistory:
     return await handle.fetch_history()
 
 
-async def activity_gave_up(conv: Conversation) -> WorkflowHistory:
-    # Meta asks to retry in an hour; the window closes in five minutes, so Temporal gives up.
-    await conv.fail_next_sends(kind="http", status=429, code=130429, retry_after=3600, times=1)
-    handle = await conv.customer_writes(ago=24 * HOUR - 5 * MINUTE)
-    final = await handle.result()
-    assert final.state is SessionState.EXPIRED
-    history = await handle.fetch_history()
-    assert _has(history, "activity_task_failed_event_attributes")
-    return history
-
-
 async def expired_at_start(conv: Conversation) -> WorkflowHistory:
     handle = await conv.customer_writes(ago=25 * HOUR)
     final = await handle.result()
@@ -167,6 +161,55 @@ async def settings_changed_then_reminded(conv: Conversation) -> WorkflowHistory:
     return history
 
 
+async def gave_up_then_settled(conv: Conversation) -> WorkflowHistory:
+    real_attempt = conv.activities._attempt
+
+    async def crashes(request: ReminderRequest) -> ReminderResult:
+        raise RuntimeError("the database went away")
+
+    conv.activities._attempt = crashes  # type: ignore[method-assign]
+    try:
+        handle = await conv.customer_writes(ago=24 * HOUR - 5 * MINUTE)
+        final = await handle.result()
+    finally:
+        conv.activities._attempt = real_attempt  # type: ignore[method-assign]
+    assert final.reminder_outcome is ReminderOutcome.FAILED
+    history = await handle.fetch_history()
+    assert _has(history, "activity_task_failed_event_attributes") or _has(
+        history, "activity_task_timed_out_event_attributes"
+    )
+    assert [r.outcome for r in await conv.reminders()] == [ReminderOutcome.FAILED]
+    return history
+
+
+async def ambiguous_then_proved(conv: Conversation) -> WorkflowHistory:
+    await conv.fail_next_sends(kind="accept_then_fail", status=500)
+    handle = await conv.customer_writes()
+    await conv.sleep(2 * HOUR + timedelta(seconds=5))  # not past the minute's wait for proof
+    [accepted] = await eventually(conv.outbox, lambda items: len(items) == 1)
+    await eventually(conv.reminders, lambda r: [x.outcome for x in r] == ["ambiguous"])
+    await conv.status_arrives(accepted["callback_data"], message_id=accepted["id"])
+    final = await handle.result()
+    assert final.reminder_outcome is ReminderOutcome.SENT
+    assert len(await conv.outbox()) == 1
+    return await handle.fetch_history()
+
+
+async def abandoned_when_customer_replied(conv: Conversation) -> WorkflowHistory:
+    await conv.fail_next_sends(kind="http", status=429, code=130429, retry_after=3600)
+    handle = await conv.customer_writes()
+    await conv.sleep(2 * HOUR + MINUTE)
+    await eventually(conv.reminders, lambda r: [x.outcome for x in r] == ["retrying"])
+    await conv.customer_writes(profile_name=None)
+    await eventually(
+        conv.reminders,
+        lambda r: [x.outcome for x in r] == [ReminderOutcome.SKIPPED_CUSTOMER_REPLIED],
+    )
+    final = await handle.result()
+    assert final.reminder_outcome is ReminderOutcome.SENT  # the new silence's reminder
+    return await handle.fetch_history()
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.__name__: scenario
     for scenario in (
@@ -174,9 +217,11 @@ SCENARIOS: dict[str, Scenario] = {
         continue_as_new,
         not_due_rearmed,
         paused_then_expired,
-        activity_gave_up,
         expired_at_start,
         settings_changed_then_reminded,
+        gave_up_then_settled,
+        ambiguous_then_proved,
+        abandoned_when_customer_replied,
     )
 }
 
@@ -198,24 +243,24 @@ async def conv(
 async def test_scenario_takes_its_path(name: str, conv: Conversation) -> None:
     """Live: the scenario still exercises its path (and is recorded with RECORD_HISTORIES=1)."""
     history = await SCENARIOS[name](conv)
-    if os.environ.get("RECORD_HISTORIES"):
-        HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / f"{name}.json").write_text(history.to_json())
-    result = await _replayer().replay_workflow(history, raise_on_replay_failure=False)
-    assert result.replay_failure is None
-
-
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
-async def test_recorded_history_replays(name: str) -> None:
     path = HISTORIES / f"{name}.json"
-    assert path.exists(), f"{path.name} is missing: record it with RECORD_HISTORIES=1"
-    history = WorkflowHistory.from_json(name, path.read_text())
+    if os.environ.get("RECORD_HISTORIES") and not path.exists():
+        HISTORIES.mkdir(exist_ok=True)
+        path.write_text(history.to_json())
     result = await _replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None
 
 
-def test_every_recorded_history_has_a_scenario() -> None:
-    assert {path.stem for path in HISTORIES.glob("*.json")} == set(SCENARIOS)
+@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda path: path.stem)
+async def test_recorded_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    result = await _replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None
+
+
+def test_every_scenario_has_a_recorded_history() -> None:
+    missing = set(SCENARIOS) - {path.stem for path in HISTORIES.glob("*.json")}
+    assert not missing, f"record them with RECORD_HISTORIES=1: {sorted(missing)}"
 
 
 @workflow.defn(name="ConversationWorkflow", sandboxed=False)
