@@ -8,39 +8,22 @@ outcome to show up in the sandbox outbox or the audit trail.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
 
 from core.contract import CustomerMessage, SessionSnapshot
 from core.vocabulary import ReminderOutcome, SessionState
 from tests.support import eventually
-from tests.workflows.harness import Conversation, conversation
+from tests.workflows.conftest import with_options
+from tests.workflows.harness import Conversation
 from workflows.conversation import ConversationWorkflow
 
 pytestmark = pytest.mark.timeout(120)
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-async def conv(
-    ts_env: WorkflowEnvironment, graph_sandbox: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[Conversation]:
-    options = getattr(request, "param", {})
-    async with conversation(
-        ts_env, sandbox_url=graph_sandbox, database_dir=tmp_path, **options
-    ) as world:
-        yield world
-
-
-def with_options(**options: object) -> pytest.MarkDecorator:
-    return pytest.mark.parametrize("conv", [options], indirect=True)
 
 
 async def sent_count(conv: Conversation, count: int) -> list[dict[str, object]]:

@@ -9,20 +9,18 @@ signal, a record left in flight).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.testing import WorkflowEnvironment
 
 from core.contract import ConversationInput, CustomerMessage, ReminderRequest, ReminderResult
 from core.temporal_names import CUSTOMER_MESSAGE_SIGNAL
 from core.vocabulary import ReminderOutcome, SessionState
 from store.records import SessionSettingsRecord
 from tests.support import eventually
-from tests.workflows.harness import ACCOUNT, Conversation, conversation
+from tests.workflows.conftest import with_options
+from tests.workflows.harness import ACCOUNT, Conversation
 from workflows.conversation import ConversationWorkflow
 
 WA_ID = "15550001111"
@@ -34,21 +32,6 @@ HOUR = timedelta(hours=1)
 # Longer than the 2-second workflow task of the test below, shorter than the reload's own
 # 10-second timeout (a reload that timed out would be retried and read the new settings).
 LONGER_THAN_A_WORKFLOW_TASK = 4.0
-
-
-@pytest.fixture
-async def conv(
-    ts_env: WorkflowEnvironment, graph_sandbox: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[Conversation]:
-    options = getattr(request, "param", {})
-    async with conversation(
-        ts_env, sandbox_url=graph_sandbox, database_dir=tmp_path, **options
-    ) as world:
-        yield world
-
-
-def with_options(**options: object) -> pytest.MarkDecorator:
-    return pytest.mark.parametrize("conv", [options], indirect=True)
 
 
 async def _outcomes(conv: Conversation) -> list[str]:
