@@ -26,13 +26,14 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
 from temporalio.client import Client
 
 from bench.stack import APP_SECRET, TASK_QUEUE, BenchAccount, Stack
+from core.clock import utc_now
 from core.contract import ConversationInput, CustomerMessage
 from core.temporal import start_conversation
 from whatsapp.signature import SIGNATURE_HEADER, sign
@@ -81,7 +82,7 @@ class Population:
             account=self.account_of(number),
             wa_id=wa_id(number),
             message_id=f"wamid.bench-{uuid.uuid4().hex}",
-            sent_at=sent_at or datetime.now(UTC),
+            sent_at=sent_at or utc_now(),
         )
 
     def mix(self, *, new_fraction: float, seed: int) -> Iterator[Message]:
@@ -183,7 +184,7 @@ async def signal_with_start(client: Client, stack: Stack, message: Message) -> N
         message=CustomerMessage(
             message_id=message.message_id,
             sent_at=message.sent_at,
-            received_at=datetime.now(UTC),
+            received_at=utc_now(),
         ),
     )
 

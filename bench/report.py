@@ -9,9 +9,10 @@ import platform
 import subprocess
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from core.clock import utc_now
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -85,7 +86,7 @@ def save(scenario: str, result: dict[str, Any], *, results_dir: Path) -> Path:
     path = results_dir / f"{scenario}.jsonl"
     record = {
         "scenario": scenario,
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "at": utc_now().isoformat(timespec="seconds"),
         "machine": machine(),
         **result,
     }

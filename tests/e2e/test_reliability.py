@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.support import (
+    AMBIGUOUS_WAIT,
     EXPECTED_TEXT,
     HOUR,
     Json,
@@ -49,6 +50,30 @@ async def test_graph_api_503s_are_retried_into_exactly_one_message(stack: Stack)
     assert [(r["outcome"], r["message_id"]) for r in records] == [("sent", messages[0]["id"])]
     assert records[0]["attempts"] == 3
     await stays(lambda: stack.sent(account), exactly_one, seconds=QUIET)
+
+
+async def test_a_send_meta_accepted_but_answered_500_is_proved_by_its_status(
+    stack: Stack,
+) -> None:
+    account = await stack.create_account(expiry_hours=1)
+    customer = new_customer()
+    # Meta takes the message, then answers 500: the stand-in reports it all the same.
+    await stack.fail_next_sends({"kind": "accept_then_fail", "status": 500})
+
+    response = await stack.post_webhook(
+        message_webhook(account.phone_number_id, (customer, ago(HOUR - 1)))
+    )
+    assert response.status_code == 200, response.text
+
+    messages = await eventually(lambda: stack.sent(account), bool, timeout=ARRIVAL)
+    records = await eventually(
+        lambda: stack.reminders(account), lambda r: bool(r) and r[0]["delivery_status"] == "read"
+    )
+    assert [(r["outcome"], r["message_id"], r["attempts"]) for r in records] == [
+        ("sent", messages[0]["id"], 1)
+    ]
+    # Past the wait for proof: proved, so never sent again.
+    await stays(lambda: stack.sent(account), exactly_one, seconds=AMBIGUOUS_WAIT + QUIET)
 
 
 async def test_a_worker_stopped_across_the_due_time_still_sends_exactly_once(
