@@ -56,11 +56,12 @@ if TYPE_CHECKING:
 
 
 class _RecordKeys(TypedDict):
-    """What identifies a silence's record: the conversation and the silence's T."""
+    """What identifies a silence's record (the conversation and the silence's T), and whom."""
 
     account_id: str
     conversation_key: str
-    wa_id: str
+    wa_id: str | None
+    user_id: str | None
     last_customer_message_at: datetime
 
 
@@ -167,7 +168,8 @@ class ConversationActivities:
                 record = await reminders.record_decision(
                     account_id=request.account_id,
                     conversation_key=request.conversation_key,
-                    wa_id="" if context.contact is None else context.contact.wa_id,
+                    wa_id=None if context.contact is None else context.contact.wa_id,
+                    user_id=None if context.contact is None else context.contact.recipient,
                     last_customer_message_at=request.last_customer_message_at,
                     outcome=ReminderOutcome.FAILED,
                     reason=_CLOSE_REASONS["gave_up"],
@@ -194,7 +196,8 @@ class ConversationActivities:
         keys: _RecordKeys = {
             "account_id": request.account_id,
             "conversation_key": request.conversation_key,
-            "wa_id": "" if contact is None else contact.wa_id,
+            "wa_id": None if contact is None else contact.wa_id,
+            "user_id": None if contact is None else contact.recipient,
             "last_customer_message_at": last,
         }
         if contact is None:
@@ -288,6 +291,7 @@ class ConversationActivities:
             phone_number_id=account.phone_number_id,
             access_token=account.access_token,
             wa_id=contact.wa_id,
+            recipient=contact.recipient,
             text=text,
         )
 
@@ -318,7 +322,8 @@ class ConversationActivities:
         maybe_sent_before: bool,
         phone_number_id: str,
         access_token: str,
-        wa_id: str,
+        wa_id: str | None,
+        recipient: str | None,
         text: str,
     ) -> ReminderResult:
         """Send a claimed reminder and store what Meta answered."""
@@ -341,6 +346,7 @@ class ConversationActivities:
                 phone_number_id=phone_number_id,
                 access_token=access_token,
                 to=wa_id,
+                recipient=recipient,
                 body=text,
                 callback_data=record.reminder_id,
             )

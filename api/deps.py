@@ -21,7 +21,13 @@ from api.ingest_cache import IngestCache
 from api.metrics import Metrics
 from boot import Resources
 from core.config import Settings
-from core.vocabulary import ACCOUNT_ID_PATTERN, ACCOUNT_ID_RULE, WA_ID_PATTERN, WA_ID_RULE
+from core.identity import CustomerIdentity, parse_customer_id
+from core.vocabulary import (
+    ACCOUNT_ID_PATTERN,
+    ACCOUNT_ID_RULE,
+    CUSTOMER_ID_PATTERN,
+    CUSTOMER_ID_RULE,
+)
 from store.records import Account
 from store.repository import Store
 
@@ -109,9 +115,23 @@ AuthDep = Annotated[None, Depends(require_api_token)]
 AccountIdPath = Annotated[
     str, Path(pattern=ACCOUNT_ID_PATTERN, description=ACCOUNT_ID_RULE, examples=["acme"])
 ]
+# Named ``wa_id`` in paths since the first version; a BSUID is accepted there too.
 WaIdPath = Annotated[
-    str, Path(pattern=WA_ID_PATTERN, description=WA_ID_RULE, examples=["15551234567"])
+    str,
+    Path(
+        pattern=CUSTOMER_ID_PATTERN,
+        description=CUSTOMER_ID_RULE,
+        examples=["15551234567", "US.13491208655302741918"],
+    ),
 ]
+
+
+def customer_identity(wa_id: WaIdPath) -> CustomerIdentity:
+    """The customer the path names (the pattern has already admitted it)."""
+    return parse_customer_id(wa_id)
+
+
+CustomerIdentityDep = Annotated[CustomerIdentity, Depends(customer_identity)]
 
 
 async def get_account(account_id: AccountIdPath, store: StoreDep) -> Account:

@@ -27,7 +27,8 @@ from api.ingest_cache import IngestCache
 from api.metrics import Metrics
 from core.config import Settings
 from core.contract import ConversationInput, CustomerMessage
-from core.conversation_key import conversation_key
+from core.conversation_key import new_conversation_key
+from core.identity import CustomerIdentity
 from core.temporal import start_conversation
 from core.window import window_closes_at
 from store.records import Account
@@ -43,8 +44,7 @@ MAX_CONCURRENT_CONVERSATIONS = 32
 @dataclass
 class _Conversation:
     account: Account
-    key: str
-    wa_id: str
+    identity: CustomerIdentity
     messages: list[InboundMessage] = field(default_factory=list)
 
 
@@ -120,9 +120,13 @@ class WebhookIngest:
         return self._accounts[phone_number_id]
 
     async def _group(self, messages: Sequence[InboundMessage]) -> tuple[list[_Conversation], int]:
-        """Messages by conversation, each in webhook order; and how many had no account."""
-        secret = self._settings.conversation_key_secret.get_secret_value()
-        conversations: dict[tuple[str, str], _Conversation] = {}
+        """Messages by customer, each in webhook order; and how many had no account.
+
+        Items naming one customer differently (by number in one, by number and BSUID in the
+        next) share any identifier, and so one conversation.
+        """
+        conversations: list[_Conversation] = []
+        by_name: dict[tuple[str, str], _Conversation] = {}
         unknown = 0
         for message in messages:
             account = await self._account(message.phone_number_id)
@@ -130,32 +134,46 @@ class WebhookIngest:
                 unknown += 1
                 continue
             self._metrics.webhook_items.labels("message").inc()
-            slot = (account.account_id, message.wa_id)
-            if slot not in conversations:
-                key = conversation_key(
-                    secret=secret, account_id=account.account_id, wa_id=message.wa_id
-                )
-                conversations[slot] = _Conversation(account=account, key=key, wa_id=message.wa_id)
-            conversations[slot].messages.append(message)
-        return list(conversations.values()), unknown
+            identity = message.identity
+            names = [(account.account_id, label) for label in identity.labels]
+            conversation = next((by_name[name] for name in names if name in by_name), None)
+            if conversation is None:
+                conversation = _Conversation(account=account, identity=identity)
+                conversations.append(conversation)
+            conversation.identity = conversation.identity.merged(identity)
+            conversation.messages.append(message)
+            for label in conversation.identity.labels:
+                by_name.setdefault((account.account_id, label), conversation)
+        return conversations, unknown
+
+    async def _conversation_key(self, conversation: _Conversation) -> str:
+        """The customer's conversation key: their stored contact's, created or completed first
+        (it must exist before the workflow's first reminder looks it up)."""
+        account_id = conversation.account.account_id
+        identity = conversation.identity
+        # The newest profile name wins.
+        profile_names = [m.profile_name for m in conversation.messages if m.profile_name]
+        profile_name = profile_names[-1] if profile_names else None
+        key = self._cache.conversation_key(account_id, identity, profile_name)
+        if key is not None:
+            return key
+        contact = await self._store.contacts.resolve_sender(
+            account_id=account_id,
+            identity=identity,
+            new_key=new_conversation_key(
+                secret=self._settings.conversation_key_secret.get_secret_value(),
+                account_id=account_id,
+                identity=identity,
+            ),
+            profile_name=profile_name,
+        )
+        self._cache.remember_contact(contact)
+        return contact.conversation_key
 
     async def _hand_over(self, conversation: _Conversation, received_at: datetime) -> None:
         account_id = conversation.account.account_id
-        # The newest profile name wins; the contact must exist before the workflow's first
-        # reminder looks it up.
-        profile_names = [m.profile_name for m in conversation.messages if m.profile_name]
-        profile_name = profile_names[-1] if profile_names else None
-        if not self._cache.contact_stored(account_id, conversation.wa_id, profile_name):
-            await self._store.contacts.ensure_sender(
-                account_id=account_id,
-                wa_id=conversation.wa_id,
-                conversation_key=conversation.key,
-                profile_name=profile_name,
-            )
-            self._cache.remember_contact(account_id, conversation.wa_id, profile_name)
-        conversation_input = ConversationInput(
-            account_id=account_id, conversation_key=conversation.key
-        )
+        key = await self._conversation_key(conversation)
+        conversation_input = ConversationInput(account_id=account_id, conversation_key=key)
         for message in conversation.messages:
             with temporal_call():
                 await start_conversation(
@@ -169,11 +187,7 @@ class WebhookIngest:
                     ),
                 )
             self._metrics.signals.labels("customer_message").inc()
-        logger.debug(
-            "signalled %d message(s) to conversation %s",
-            len(conversation.messages),
-            conversation.key,
-        )
+        logger.debug("signalled %d message(s) to conversation %s", len(conversation.messages), key)
 
     async def _apply_statuses(self, statuses: Sequence[StatusUpdate]) -> int:
         """Apply statuses in webhook order; returns how many had no account."""

@@ -6,9 +6,10 @@ Per API process, bounded, with expiry:
 - accounts by ``phone_number_id`` for ``ACCOUNT_TTL`` seconds. An unknown number is never
   remembered (an account created a moment later must not have its webhooks dropped), and a
   ``PUT /v1/accounts/…`` in this process forgets them all; other replicas follow within the TTL.
-- contacts whose row exists with a given profile name, for ``CONTACT_TTL`` seconds: the
-  contact write is skipped while nothing changed. The worst a stale entry can do is keep an
-  older profile name a little longer.
+- contacts by any identifier they are known by (number, BSUID), with their conversation key,
+  for ``CONTACT_TTL`` seconds: the contact read (and write) is skipped while a webhook brings
+  nothing the contact does not already have. The worst a stale entry can do is keep an older
+  profile name or username a little longer.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from store.records import Account
+from core.identity import CustomerIdentity
+from store.records import Account, Contact
 
 ACCOUNT_TTL = 30.0
 CONTACT_TTL = 600.0
@@ -36,7 +38,7 @@ class IngestCache:
         self._monotonic = monotonic
         self._max_contacts = max_contacts
         self._accounts: dict[str, tuple[Account, float]] = {}
-        self._contacts: OrderedDict[tuple[str, str], tuple[str | None, float]] = OrderedDict()
+        self._contacts: OrderedDict[tuple[str, str], tuple[Contact, float]] = OrderedDict()
 
     def account(self, phone_number_id: str) -> Account | None:
         """The cached account of a business number, if still fresh."""
@@ -52,19 +54,40 @@ class IngestCache:
         """An account changed in this process: look every number up again."""
         self._accounts.clear()
 
-    def contact_stored(self, account_id: str, wa_id: str, profile_name: str | None) -> bool:
-        """True when the contact is known to be stored with this profile name (or any, for
-        a message without one)."""
-        found = self._contacts.get((account_id, wa_id))
+    def conversation_key(
+        self, account_id: str, identity: CustomerIdentity, profile_name: str | None
+    ) -> str | None:
+        """The key of a contact known to hold everything ``identity`` and ``profile_name``
+        say; None when the store must be asked."""
+        found = self._contacts.get((account_id, identity.label))
         if found is None or found[1] <= self._monotonic():
-            return False
-        return profile_name is None or found[0] == profile_name
+            return None
+        contact = found[0]
+        news = (
+            (identity.wa_id is not None and identity.wa_id != contact.wa_id)
+            or (identity.user_id is not None and identity.user_id != contact.user_id)
+            or (
+                identity.parent_user_id is not None
+                and identity.parent_user_id != contact.parent_user_id
+            )
+            or (identity.username is not None and identity.username != contact.username)
+            or (profile_name is not None and profile_name != contact.profile_name)
+        )
+        return None if news else contact.conversation_key
 
-    def remember_contact(self, account_id: str, wa_id: str, profile_name: str | None) -> None:
-        key = (account_id, wa_id)
-        if profile_name is None and key in self._contacts:
-            profile_name = self._contacts[key][0]
-        self._contacts[key] = (profile_name, self._monotonic() + CONTACT_TTL)
-        self._contacts.move_to_end(key)
+    def remember_contact(self, contact: Contact) -> None:
+        """The contact as stored, under every identifier it is known by."""
+        expires = self._monotonic() + CONTACT_TTL
+        for label in _labels(contact):
+            key = (contact.account_id, label)
+            self._contacts[key] = (contact, expires)
+            self._contacts.move_to_end(key)
         while len(self._contacts) > self._max_contacts:
             self._contacts.popitem(last=False)
+
+
+def _labels(contact: Contact) -> tuple[str, ...]:
+    """The labels of every identity a webhook may name this contact by."""
+    return CustomerIdentity(
+        wa_id=contact.wa_id, user_id=contact.user_id, parent_user_id=contact.parent_user_id
+    ).labels

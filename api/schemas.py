@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_core import PydanticCustomError
 
+from core.identity import CustomerIdentity
 from core.merge_fields import MERGE_FIELDS, UnknownMergeField, validate_template
 from core.vocabulary import (
+    CUSTOMER_ID_PATTERN,
+    CUSTOMER_ID_RULE,
     DECISIONS,
     MAX_EXPIRY_HOURS,
     MAX_MESSAGE_LENGTH,
@@ -25,7 +28,6 @@ from core.vocabulary import (
     MIN_MESSAGE_LENGTH,
     PHONE_NUMBER_ID_PATTERN,
     PHONE_PATTERN,
-    WA_ID_PATTERN,
     DeliveryStatus,
     SessionState,
 )
@@ -118,9 +120,45 @@ class ContactIn(_Body):
     email: Email = None
 
 
+# -- customers ---------------------------------------------------------------------------------
+
+_WA_ID = Field(description="the customer's number; null when Meta has not told it (username)")
+_USER_ID = Field(description="the customer's business-scoped user id (BSUID), when known")
+_USERNAME = Field(description="the customer's WhatsApp username, when they have one")
+
+
+class CustomerNames(TypedDict):
+    """How a response names its customer: any of the three may be null."""
+
+    wa_id: str | None
+    user_id: str | None
+    username: str | None
+
+
+def customer_names(
+    contact: Contact | None, identity: CustomerIdentity | None = None
+) -> CustomerNames:
+    """The stored contact's names, else what the request itself named (or nulls)."""
+    if contact is not None:
+        return CustomerNames(
+            wa_id=contact.wa_id,
+            user_id=contact.recipient,
+            username=contact.username,
+        )
+    if identity is not None:
+        return CustomerNames(
+            wa_id=identity.wa_id,
+            user_id=identity.user_id or identity.parent_user_id,
+            username=identity.username,
+        )
+    return CustomerNames(wa_id=None, user_id=None, username=None)
+
+
 class ContactOut(BaseModel):
     account_id: str
-    wa_id: str
+    wa_id: str | None = _WA_ID
+    user_id: str | None = _USER_ID
+    username: str | None = _USERNAME
     first_name: str | None
     last_name: str | None
     email: str | None
@@ -130,7 +168,7 @@ class ContactOut(BaseModel):
     def of(cls, contact: Contact) -> ContactOut:
         return cls(
             account_id=contact.account_id,
-            wa_id=contact.wa_id,
+            **customer_names(contact),
             first_name=contact.first_name,
             last_name=contact.last_name,
             email=contact.email,
@@ -206,7 +244,9 @@ class PreviewIn(_Body):
     )
     contact: PreviewContact | None = Field(default=None, description="an ad-hoc contact")
     wa_id: str | None = Field(
-        default=None, pattern=WA_ID_PATTERN, description="a stored contact's number"
+        default=None,
+        pattern=CUSTOMER_ID_PATTERN,
+        description=f"a stored contact: {CUSTOMER_ID_RULE}",
     )
 
 
@@ -217,13 +257,20 @@ class PreviewOut(BaseModel):
         description=f"whether the template is within {MIN_MESSAGE_LENGTH}-{MAX_MESSAGE_LENGTH} "
         "characters"
     )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="how the message reads differently for some customers (shown under the "
+        "preview)",
+    )
 
 
 # -- sessions ---------------------------------------------------------------------------------
 
 
 class SessionOut(BaseModel):
-    wa_id: str | None = Field(description="null when no contact is stored for the conversation")
+    wa_id: str | None = _WA_ID
+    user_id: str | None = _USER_ID
+    username: str | None = _USERNAME
     state: SessionState
     last_customer_message_at: datetime | None
     reminder_due_at: datetime | None
@@ -246,7 +293,11 @@ class SessionList(BaseModel):
 
 class ReminderOut(BaseModel):
     reminder_id: str
-    wa_id: str
+    wa_id: str | None = Field(description="the customer's number, when known (it is sent to)")
+    user_id: str | None = Field(
+        description="the customer's BSUID, when known (sent to without a number)"
+    )
+    username: str | None = _USERNAME
     last_customer_message_at: datetime
     outcome: str = Field(description="one of: " + ", ".join(sorted(DECISIONS)))
     reason: str | None
@@ -259,10 +310,12 @@ class ReminderOut(BaseModel):
     attempts: int
 
     @classmethod
-    def of(cls, record: ReminderRecord) -> ReminderOut:
+    def of(cls, record: ReminderRecord, contact: Contact | None = None) -> ReminderOut:
         return cls(
             reminder_id=record.reminder_id,
             wa_id=record.wa_id,
+            user_id=record.user_id,
+            username=None if contact is None else contact.username,
             last_customer_message_at=record.last_customer_message_at,
             outcome=record.outcome,
             reason=record.reason,

@@ -23,7 +23,7 @@ from cli.http import ApiClient, ApiError, ValidationFailed, decode
 from cli.webhook import build_text_webhook, signed_body, simulated_message_id
 from core.clock import utc_now
 from core.config import DEV_PLACEHOLDER
-from core.vocabulary import MAX_EXPIRY_HOURS, MIN_EXPIRY_HOURS, WA_ID_RE, SessionState
+from core.vocabulary import BSUID_RE, MAX_EXPIRY_HOURS, MIN_EXPIRY_HOURS, WA_ID_RE, SessionState
 
 app = typer.Typer(
     name="wa-sessions",
@@ -110,6 +110,23 @@ def _wa_id(number: str) -> str:
     return digits
 
 
+def _bsuid(text: str) -> str:
+    if not BSUID_RE.fullmatch(text):
+        raise typer.BadParameter(f"{text!r} is not a BSUID (e.g. US.13491208655302741918)")
+    return text
+
+
+def _customer(text: str) -> str:
+    """A number (as people write it) or a BSUID, as the API's paths take it."""
+    return text if BSUID_RE.fullmatch(text) else _wa_id(text)
+
+
+def _shown(wa_id: str | None, user_id: str | None, username: str | None) -> str:
+    if wa_id is not None:
+        return f"+{wa_id}"
+    return f"{username} ({user_id})" if username else str(user_id)
+
+
 def _duration(text: str) -> timedelta:
     try:
         return parse_duration(text)
@@ -124,8 +141,19 @@ def _duration(text: str) -> timedelta:
 def simulate(
     ctx: typer.Context,
     number: Annotated[
-        str, typer.Option("--from", help="Customer's WhatsApp number, e.g. 15551234567.")
-    ],
+        str | None, typer.Option("--from", help="Customer's WhatsApp number, e.g. 15551234567.")
+    ] = None,
+    bsuid: Annotated[
+        str | None,
+        typer.Option(
+            "--bsuid",
+            help="Customer's business-scoped user id, e.g. US.13491208655302741918 (alone: a "
+            "customer who hides their number behind a username).",
+        ),
+    ] = None,
+    username: Annotated[
+        str | None, typer.Option("--username", help="Customer's WhatsApp username, e.g. @maria.")
+    ] = None,
     text: Annotated[str, typer.Option("--text", help="What the customer writes.")] = "hello",
     ago: Annotated[
         str, typer.Option("--ago", help="Backdate the message: 90s, 59m, 2h, 1h30m.")
@@ -136,7 +164,10 @@ def simulate(
 ) -> None:
     """Send a signed webhook as if the customer had written (optionally some time ago)."""
     options = _options(ctx)
-    wa_id = _wa_id(number)
+    if number is None and bsuid is None:
+        raise typer.BadParameter("give the customer's --from number, --bsuid, or both")
+    wa_id = None if number is None else _wa_id(number)
+    user_id = None if bsuid is None else _bsuid(bsuid)
     age = _duration(ago)
     now = utc_now()
     sent_at = now - age
@@ -146,6 +177,8 @@ def simulate(
         payload = build_text_webhook(
             phone_number_id=str(account["phone_number_id"]),
             wa_id=wa_id,
+            user_id=user_id,
+            username=username,
             text=text,
             sent_at=sent_at,
             message_id=message_id,
@@ -154,17 +187,19 @@ def simulate(
         body, headers = signed_body(payload, app_secret=options.app_secret)
         ack = api.request("POST", "/webhooks/whatsapp", content=body, headers=headers)
         typer.echo(
-            f"Simulated a message from +{wa_id} to account {options.account!r} "
+            f"Simulated a message from {_shown(wa_id, user_id, username)} "
+            f"to account {options.account!r} "
             f"(phone_number_id {account['phone_number_id']}), "
             f"sent {render.relative(sent_at, now=now)}: {text!r}"
         )
         typer.echo(f"Webhook accepted (HTTP 200), message id {message_id}.")
         if isinstance(ack, dict) and ack.get("unknown_account_items"):
             typer.echo("Warning: the API knows no account for this phone_number_id.", err=True)
+        customer = wa_id or user_id
         try:
-            session = api.get(options.account_path(f"/sessions/{wa_id}"))
+            session = api.get(options.account_path(f"/sessions/{customer}"))
         except ApiError as err:
-            typer.echo(f"(session not readable yet: {err}; try `wa-sessions session {wa_id}`)")
+            typer.echo(f"(session not readable yet: {err}; try `wa-sessions session {customer}`)")
             return
         typer.echo(
             f"Session: {session.get('state')}, reminder due "
@@ -197,13 +232,13 @@ def sessions(
 @app.command()
 def session(
     ctx: typer.Context,
-    number: Annotated[str, typer.Argument(help="Customer's WhatsApp number.")],
+    number: Annotated[str, typer.Argument(help="Customer's WhatsApp number, or their BSUID.")],
 ) -> None:
     """One session, live from its workflow, with its Temporal Web UI link."""
     options = _options(ctx)
-    wa_id = _wa_id(number)
+    customer = _customer(number)
     with _failures_exit(), options.client() as api:
-        data = api.get(options.account_path(f"/sessions/{wa_id}"))
+        data = api.get(options.account_path(f"/sessions/{customer}"))
     typer.echo(render.session(data, now=utc_now()))
 
 
@@ -311,14 +346,15 @@ def reminders(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit", min=1, max=200)] = 20,
     number: Annotated[
-        str | None, typer.Option("--number", help="Only this customer's reminders.")
+        str | None,
+        typer.Option("--number", help="Only this customer's reminders (number or BSUID)."),
     ] = None,
 ) -> None:
     """The reminder audit trail, newest first."""
     options = _options(ctx)
     params: dict[str, Any] = {"limit": limit}
     if number is not None:
-        params["wa_id"] = _wa_id(number)
+        params["wa_id"] = _customer(number)
     with _failures_exit(), options.client() as api:
         data = api.get(options.account_path("/reminders"), params=params)
     typer.echo(render.reminders(data.get("items", []), now=utc_now()))

@@ -101,7 +101,14 @@ def settings(data: Mapping[str, Any]) -> str:
     )
 
 
-SESSION_HEADERS = ("WA_ID", "STATE", "LAST MESSAGE", "DUE", "WINDOW CLOSES", "OUTCOME")
+def customer(item: Mapping[str, Any]) -> str:
+    """The number; for a customer who hides it behind a username, the username or BSUID (and
+    for a conversation with no stored contact, its key)."""
+    names = ("wa_id", "username", "user_id", "conversation_key")
+    return _text(next((item[name] for name in names if item.get(name)), None))
+
+
+SESSION_HEADERS = ("CUSTOMER", "STATE", "LAST MESSAGE", "DUE", "WINDOW CLOSES", "OUTCOME")
 
 
 def sessions(items: Sequence[Mapping[str, Any]], *, now: datetime) -> str:
@@ -109,7 +116,7 @@ def sessions(items: Sequence[Mapping[str, Any]], *, now: datetime) -> str:
         return "no sessions"
     rows = [
         [
-            _text(item.get("wa_id") or item.get("conversation_key")),
+            customer(item),
             _text(item.get("state")),
             relative(parse_time(item.get("last_customer_message_at")), now=now),
             relative(parse_time(item.get("reminder_due_at")), now=now),
@@ -124,7 +131,8 @@ def sessions(items: Sequence[Mapping[str, Any]], *, now: datetime) -> str:
 def session(data: Mapping[str, Any], *, now: datetime) -> str:
     return block(
         [
-            ("customer", _text(data.get("wa_id"))),
+            ("customer", customer(data)),
+            ("BSUID", _text(data.get("user_id"))),
             ("state", _text(data.get("state"))),
             ("last customer message", when(data.get("last_customer_message_at"), now=now)),
             ("reminder due", when(data.get("reminder_due_at"), now=now)),
@@ -137,7 +145,7 @@ def session(data: Mapping[str, Any], *, now: datetime) -> str:
     )
 
 
-REMINDER_HEADERS = ("DECIDED", "WA_ID", "OUTCOME", "REASON", "DELIVERY", "MESSAGE ID")
+REMINDER_HEADERS = ("DECIDED", "CUSTOMER", "OUTCOME", "REASON", "DELIVERY", "MESSAGE ID")
 
 
 def reminders(items: Sequence[Mapping[str, Any]], *, now: datetime) -> str:
@@ -151,7 +159,7 @@ def reminders(items: Sequence[Mapping[str, Any]], *, now: datetime) -> str:
         rows.append(
             [
                 relative(parse_time(item.get("decided_at")), now=now),
-                _text(item.get("wa_id")),
+                customer(item),
                 _text(item.get("outcome")),
                 _text(reason),
                 _text(item.get("delivery_status")),
@@ -171,7 +179,7 @@ def outbox(items: Sequence[Mapping[str, Any]], *, now: datetime) -> str:
         [
             relative(parse_time(item.get("received_at")), now=now),
             _text(item.get("phone_number_id")),
-            _text(item.get("to")),
+            _text(item.get("to") or item.get("user_id")),
             _text(item.get("answered_status")),
             _text(item.get("body")),
         ]

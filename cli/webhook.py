@@ -24,14 +24,22 @@ def simulated_message_id() -> str:
 def build_text_webhook(
     *,
     phone_number_id: str,
-    wa_id: str,
     text: str,
     sent_at: datetime,
     message_id: str,
+    wa_id: str | None = None,
+    user_id: str | None = None,
+    username: str | None = None,
     profile_name: str | None = None,
     display_phone_number: str | None = None,
 ) -> dict[str, Any]:
-    """Meta's ``messages`` webhook carrying one text message from ``wa_id``."""
+    """Meta's ``messages`` webhook carrying one text message from a customer.
+
+    The customer is named as Meta names them since 2026: by number (``wa_id``), by BSUID
+    (``user_id``) or both; a customer with a username and no number has only the BSUID.
+    """
+    if wa_id is None and user_id is None:
+        raise ValueError("a customer needs a number or a BSUID")
     value: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "metadata": {
@@ -39,19 +47,23 @@ def build_text_webhook(
             "phone_number_id": phone_number_id,
         },
     }
-    contact: dict[str, Any] = {"wa_id": wa_id}
-    if profile_name:
-        contact["profile"] = {"name": profile_name}
+    contact: dict[str, Any] = {}
+    message: dict[str, Any] = {}
+    if wa_id is not None:
+        contact["wa_id"] = message["from"] = wa_id
+    if user_id is not None:
+        contact["user_id"] = message["from_user_id"] = user_id
+    profile = {"name": profile_name, "username": username}
+    if any(profile.values()):
+        contact["profile"] = {key: value for key, value in profile.items() if value}
     value["contacts"] = [contact]
-    value["messages"] = [
-        {
-            "from": wa_id,
-            "id": message_id,
-            "timestamp": str(int(sent_at.timestamp())),
-            "type": "text",
-            "text": {"body": text},
-        }
-    ]
+    message |= {
+        "id": message_id,
+        "timestamp": str(int(sent_at.timestamp())),
+        "type": "text",
+        "text": {"body": text},
+    }
+    value["messages"] = [message]
     return {
         "object": "whatsapp_business_account",
         "entry": [{"id": SIMULATED_WABA_ID, "changes": [{"field": "messages", "value": value}]}],

@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     whatsapp_app_secret: SecretStr = SecretStr(DEV_PLACEHOLDER)
     whatsapp_verify_token: SecretStr = SecretStr(DEV_PLACEHOLDER)
     whatsapp_api_base_url: str = "https://graph.facebook.com"
-    whatsapp_api_version: str = "v21.0"
+    # Graph API version in every send URL ("v26.0", July 2026). Meta retires a version about two
+    # years after its release, so keep this current (docs/operating.md#graph-api-version).
+    whatsapp_api_version: str = Field(default="v26.0", pattern=r"^v[1-9][0-9]*\.[0-9]+$")
 
     # Extra: key of the keyed hash that names conversations in Temporal (workflow ids, search
     # attributes, logs) without the customer's raw phone number. Changing it orphans running

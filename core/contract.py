@@ -74,7 +74,9 @@ class ConversationInput(_Model):
     """Workflow input: which conversation this session belongs to."""
 
     account_id: str
-    conversation_key: str = Field(description="keyed hash of the customer number")
+    conversation_key: str = Field(
+        description="keyed hash of the customer's first identifier (number or BSUID)"
+    )
     carried: CarriedState | None = None
     # Continue-as-new also happens at this history length, so tests and small servers see it
     # without waiting for the server's own suggestion.

@@ -100,6 +100,11 @@ def validate_template(template: str) -> None:
             raise UnknownMergeField(token)
 
 
+def uses_field(template: str, name: str) -> bool:
+    """Whether ``template`` contains the merge field ``name`` (exactly spelled)."""
+    return any(match.group(1) == name for match in _KNOWN.finditer(template))
+
+
 def render(template: str, values: MergeValues) -> str:
     """Substitute the five merge fields; leave every other character, braces included, as is."""
 
@@ -140,7 +145,7 @@ def merge_values(
     last_name: str | None,
     email: str | None,
     profile_name: str | None,
-    wa_id: str,
+    wa_id: str | None,
     company_name: str,
 ) -> MergeValues:
     """The merge values of one contact.
@@ -150,7 +155,9 @@ def merge_values(
     a first name guessed from the profile. Only when both are unset does the WhatsApp profile
     name fill them (:func:`split_profile_name`). A first name still empty after that becomes
     ``"there"`` (product decision, so the default message reads "Hi there!"); every other
-    missing value renders as ``""``. Raises ``ValueError`` if ``wa_id`` is not a phone number.
+    missing value renders as ``""`` — ``{contact_phone}`` too, for a customer who hides their
+    number behind a username (``wa_id`` None). Raises ``ValueError`` if ``wa_id`` is given
+    and is not a phone number.
     """
     first = (first_name or "").strip()
     last = (last_name or "").strip()
@@ -160,6 +167,6 @@ def merge_values(
         contact_firstname=first or FIRST_NAME_FALLBACK,
         contact_lastname=last,
         contact_email=(email or "").strip(),
-        contact_phone=to_e164(wa_id),
+        contact_phone="" if wa_id is None else to_e164(wa_id),
         company_name=company_name.strip(),
     )

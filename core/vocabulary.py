@@ -120,5 +120,16 @@ WA_ID_RULE: Final = "7-15 digits, no '+'"
 # The same number as people write it, with or without the '+'.
 PHONE_PATTERN: Final = r"^\+?[1-9][0-9]{6,14}$"
 
+# A business-scoped user id (BSUID) of a customer who may hide their number behind a username:
+# a two-letter country code, a dot, and up to 128 letters and digits ("US.13491208655302741918");
+# a parent BSUID, shared by a group of business portfolios, has "ENT." after the country.
+BSUID_MAX_LENGTH: Final = 160
+BSUID_PATTERN: Final = r"^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$"
+BSUID_RULE: Final = "a BSUID such as US.13491208655302741918"
+# Where the management API names a customer: their number, or their BSUID.
+CUSTOMER_ID_PATTERN: Final = r"^([1-9][0-9]{6,14}|[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128})$"
+CUSTOMER_ID_RULE: Final = f"{WA_ID_RULE}, or {BSUID_RULE}"
+
 ACCOUNT_ID_RE: Final = re.compile(ACCOUNT_ID_PATTERN)
 WA_ID_RE: Final = re.compile(WA_ID_PATTERN)
+BSUID_RE: Final = re.compile(BSUID_PATTERN)

@@ -1,21 +1,35 @@
-"""Contacts: a customer of an account, with the data the merge fields need.
+"""Contacts: a customer of an account, however Meta names them, with their merge-field data.
+
+A customer is known by phone number (``wa_id``), by business-scoped user id (``user_id``, the
+BSUID of a customer who may hide their number behind a username), or both; each is unique within
+the account (docs/sessions.md#who-the-customer-is). The contact is keyed by its conversation
+key, given when the customer first appeared and never changed, so a customer first named by one
+identifier and later by another, or both, stays one conversation: the webhook finds the contact
+through any identifier it shares and adds the ones it did not know.
 
 A contact row exists for every customer who ever wrote (the webhook makes sure of it before the
-workflow can ask for it) and carries the conversation key, so the worker finds the number from
-the key alone. The business may add first name, last name and email through the API; the
-WhatsApp profile name comes from webhooks.
+workflow can ask for it), so the worker finds the customer from the key alone. The business may
+add first name, last name and email through the API; the WhatsApp profile name and username come
+from webhooks.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.identity import CustomerIdentity
 from store.errors import AccountNotFound
 from store.models import AccountRow, ContactRow
 from store.records import Contact
 from store.transactions import Transactions, insert, to_record
+
+logger = logging.getLogger(__name__)
 
 
 class Contacts:
@@ -24,96 +38,79 @@ class Contacts:
     def __init__(self, transactions: Transactions) -> None:
         self._tx = transactions
 
-    async def ensure_sender(
+    async def resolve_sender(
         self,
         *,
         account_id: str,
-        wa_id: str,
-        conversation_key: str,
+        identity: CustomerIdentity,
+        new_key: str,
         profile_name: str | None,
-    ) -> None:
-        """Make sure a webhook's sender exists as a contact; refresh its WhatsApp profile name.
+    ) -> Contact:
+        """The contact a webhook's sender is, created (with ``new_key``) or completed.
 
-        One statement, so concurrent webhooks for the same customer cannot collide; the contact's
-        own first/last name and email are never touched. This runs for every inbound message, so
-        the common case (the contact exists, the name is unchanged) is a plain read: no write
-        transaction, no wait for SQLite's single writer lock.
+        Identifiers and names the webhook brings that the contact lacks are stored; the
+        contact's own first/last name and email are never touched. This runs for every
+        inbound conversation, so the common case (known contact, nothing new) is a plain read:
+        no write transaction, no wait for SQLite's single writer lock.
         """
         async with self._tx.read() as tx:
-            stored = await tx.execute(
-                select(ContactRow.profile_name).where(
-                    ContactRow.account_id == account_id, ContactRow.wa_id == wa_id
-                )
-            )
-            row = stored.one_or_none()
-        if row is not None and (profile_name is None or row.profile_name == profile_name):
-            return
+            found = await _matching(tx, account_id, identity)
+        chosen = _choose(found, identity)
+        if chosen is not None and not _news(chosen, identity, profile_name):
+            return to_record(Contact, chosen)
         now = self._tx.now()
         async with self._tx.write() as tx:
-            new = insert(tx, ContactRow).values(
-                account_id=account_id,
-                wa_id=wa_id,
-                conversation_key=conversation_key,
-                profile_name=profile_name,
-                created_at=now,
-                updated_at=now,
-            )
-            key = [ContactRow.account_id, ContactRow.wa_id]
-            if profile_name is None:
-                statement = new.on_conflict_do_nothing(index_elements=key)
-            else:
-                statement = new.on_conflict_do_update(
-                    index_elements=key,
-                    set_={"profile_name": profile_name, "updated_at": now},
-                    # Skip the write (and the WAL traffic) when nothing changed: the common case.
-                    where=ContactRow.profile_name.is_distinct_from(profile_name),
+            if chosen is None:
+                # ON CONFLICT on any unique column: a racing webhook created it first.
+                await tx.execute(
+                    insert(tx, ContactRow)
+                    .values(**_new(account_id, new_key, identity, now), profile_name=profile_name)
+                    .on_conflict_do_nothing()
                 )
-            await tx.execute(statement)
+            found = await _matching(tx, account_id, identity)
+            chosen = _choose(found, identity)
+            assert chosen is not None  # inserted, or inserted by the webhook that raced us
+            values = _additions(chosen, identity, profile_name, others=found)
+            if values:
+                chosen = await _update(tx, chosen, updated_at=now, **values)
+            return to_record(Contact, chosen)
+
+    async def find(self, *, account_id: str, identity: CustomerIdentity) -> Contact | None:
+        """The contact any of these identifiers names (the one by number when two do)."""
+        async with self._tx.read() as tx:
+            chosen = _choose(await _matching(tx, account_id, identity), identity)
+            return None if chosen is None else to_record(Contact, chosen)
 
     async def upsert(
         self,
         *,
         account_id: str,
-        wa_id: str,
-        conversation_key: str,
+        identity: CustomerIdentity,
+        new_key: str,
         first_name: str | None,
         last_name: str | None,
         email: str | None,
     ) -> tuple[Contact, bool]:
-        """Create or replace a contact's merge-field data (keeps its profile name)."""
+        """Create or replace a contact's merge-field data (keeps what webhooks told us)."""
         now = self._tx.now()
+        fields = {"first_name": first_name, "last_name": last_name, "email": email}
         async with self._tx.write() as tx:
             if await tx.get(AccountRow, account_id) is None:
                 raise AccountNotFound(account_id)
-            fields = {"first_name": first_name, "last_name": last_name, "email": email}
-            inserted = await tx.scalar(
-                insert(tx, ContactRow)
-                .values(
-                    account_id=account_id,
-                    wa_id=wa_id,
-                    conversation_key=conversation_key,
-                    created_at=now,
-                    updated_at=now,
-                    **fields,
+            chosen = _choose(await _matching(tx, account_id, identity), identity)
+            if chosen is None:
+                inserted = await tx.scalar(
+                    insert(tx, ContactRow)
+                    .values(**_new(account_id, new_key, identity, now), **fields)
+                    .on_conflict_do_nothing()
+                    .returning(ContactRow)
                 )
-                .on_conflict_do_nothing(index_elements=[ContactRow.account_id, ContactRow.wa_id])
-                .returning(ContactRow)
-            )
-            if inserted is not None:
-                return to_record(Contact, inserted), True
-            updated = await tx.scalar(
-                update(ContactRow)
-                .where(ContactRow.account_id == account_id, ContactRow.wa_id == wa_id)
-                .values(updated_at=now, **fields)
-                .returning(ContactRow)
-            )
-            assert updated is not None  # the insert conflicted, so the row exists
+                if inserted is not None:
+                    return to_record(Contact, inserted), True
+                chosen = _choose(await _matching(tx, account_id, identity), identity)
+                assert chosen is not None  # the insert conflicted with it
+            updated = await _update(tx, chosen, updated_at=now, **fields)
             return to_record(Contact, updated), False
-
-    async def get(self, *, account_id: str, wa_id: str) -> Contact | None:
-        async with self._tx.read() as tx:
-            row = await tx.get(ContactRow, (account_id, wa_id))
-            return None if row is None else to_record(Contact, row)
 
     async def by_keys(
         self, *, account_id: str, conversation_keys: Sequence[str]
@@ -129,3 +126,101 @@ class Contacts:
                 )
             )
             return {row.conversation_key: to_record(Contact, row) for row in rows}
+
+
+def _new(account_id: str, key: str, identity: CustomerIdentity, now: datetime) -> dict[str, Any]:
+    """The columns of a new contact: its key and everything the identity says."""
+    return {
+        "account_id": account_id,
+        "conversation_key": key,
+        "wa_id": identity.wa_id,
+        "user_id": identity.user_id,
+        "parent_user_id": identity.parent_user_id,
+        "username": identity.username,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def _update(tx: AsyncSession, row: ContactRow, **values: Any) -> ContactRow:
+    """Write ``values`` to the contact ``row`` and return it as stored."""
+    updated: ContactRow | None = await tx.scalar(
+        update(ContactRow)
+        .where(
+            ContactRow.account_id == row.account_id,
+            ContactRow.conversation_key == row.conversation_key,
+        )
+        .values(**values)
+        .returning(ContactRow)
+    )
+    assert updated is not None  # the row was read in this transaction
+    return updated
+
+
+async def _matching(
+    tx: AsyncSession, account_id: str, identity: CustomerIdentity
+) -> list[ContactRow]:
+    """Every contact of the account that one of the identifiers names."""
+    names: list[ColumnElement[bool]] = []
+    if identity.wa_id is not None:
+        names.append(ContactRow.wa_id == identity.wa_id)
+    if identity.user_id is not None:
+        names.append(ContactRow.user_id == identity.user_id)
+    if identity.parent_user_id is not None:
+        names.append(ContactRow.parent_user_id == identity.parent_user_id)
+    rows = await tx.scalars(
+        select(ContactRow).where(ContactRow.account_id == account_id, or_(*names))
+    )
+    return list(rows)
+
+
+def _choose(found: list[ContactRow], identity: CustomerIdentity) -> ContactRow | None:
+    """Which of the matching contacts the customer is.
+
+    Normally one. Two only when a customer was first seen by number alone and separately by
+    BSUID alone before any webhook named both: those are two conversations already, and the
+    one by number (the older kind, the one stored data refers to) is kept.
+    """
+    for row in found:
+        if identity.wa_id is not None and row.wa_id == identity.wa_id:
+            return row
+    for row in found:
+        if identity.user_id is not None and row.user_id == identity.user_id:
+            return row
+    return found[0] if found else None
+
+
+def _news(row: ContactRow, identity: CustomerIdentity, profile_name: str | None) -> bool:
+    return bool(_additions(row, identity, profile_name, others=[row]))
+
+
+def _additions(
+    row: ContactRow,
+    identity: CustomerIdentity,
+    profile_name: str | None,
+    *,
+    others: list[ContactRow],
+) -> dict[str, Any]:
+    """What the webhook tells about the contact that it does not store yet.
+
+    An identifier another contact of the account already holds is not copied (it is unique);
+    the two conversations stay apart, and that is logged.
+    """
+    values: dict[str, Any] = {}
+    for column in ("wa_id", "user_id", "parent_user_id"):
+        given = getattr(identity, column)
+        if given is None or getattr(row, column) is not None:
+            continue
+        if any(other is not row and getattr(other, column) == given for other in others):
+            logger.warning(
+                "contact %s: its %s belongs to another contact; conversations kept apart",
+                row.conversation_key,
+                column,
+            )
+            continue
+        values[column] = given
+    if identity.username is not None and identity.username != row.username:
+        values["username"] = identity.username
+    if profile_name is not None and profile_name != row.profile_name:
+        values["profile_name"] = profile_name
+    return values

@@ -25,6 +25,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.vocabulary import (
+    BSUID_MAX_LENGTH,
     DEFAULT_ENABLED,
     DEFAULT_EXPIRY_HOURS,
     DEFAULT_MESSAGE,
@@ -127,14 +128,27 @@ class SettingsChangeRow(Base):
 
 
 class ContactRow(Base):
+    """A customer of an account, known by phone number, by BSUID, or both (docs/sessions.md)."""
+
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("account_id", "conversation_key"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "wa_id"),
+        UniqueConstraint("account_id", "user_id"),
+        CheckConstraint(
+            "wa_id IS NOT NULL OR user_id IS NOT NULL OR parent_user_id IS NOT NULL",
+            name="identified",
+        ),
+    )
 
     account_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
     )
-    wa_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    conversation_key: Mapped[str] = mapped_column(String(64))
+    # Given when the contact first appeared and never changed: it names the workflow.
+    conversation_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wa_id: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(BSUID_MAX_LENGTH))
+    parent_user_id: Mapped[str | None] = mapped_column(String(BSUID_MAX_LENGTH))
+    username: Mapped[str | None] = mapped_column(Text)
     profile_name: Mapped[str | None] = mapped_column(Text)
     first_name: Mapped[str | None] = mapped_column(Text)
     last_name: Mapped[str | None] = mapped_column(Text)
@@ -165,9 +179,6 @@ class ReminderRow(Base):
             "decided_at",
             "reminder_id",
         ),
-        Index(
-            "ix_reminders_account_wa_decided", "account_id", "wa_id", "decided_at", "reminder_id"
-        ),
     )
 
     reminder_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -175,7 +186,8 @@ class ReminderRow(Base):
         String(64), ForeignKey("accounts.account_id", ondelete="CASCADE")
     )
     conversation_key: Mapped[str] = mapped_column(String(64))
-    wa_id: Mapped[str] = mapped_column(String(32))
+    wa_id: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(BSUID_MAX_LENGTH))
     last_customer_message_at: Mapped[datetime] = mapped_column(UTCDateTime)
     outcome: Mapped[str] = mapped_column(String(32))
     # NULL for decisions that never claim a send; unique otherwise (NULLs are distinct on both

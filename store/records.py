@@ -43,17 +43,29 @@ class SessionSettingsRecord:
 
 @dataclass(frozen=True, slots=True)
 class Contact:
-    """Merge-field data for one customer of one account."""
+    """One customer of one account: how Meta names them, and their merge-field data.
+
+    Any of ``wa_id`` (the number), ``user_id`` (the BSUID) and ``parent_user_id`` may be None,
+    never all three.
+    """
 
     account_id: str
-    wa_id: str
     conversation_key: str
+    wa_id: str | None
+    user_id: str | None
+    parent_user_id: str | None
+    username: str | None
     profile_name: str | None
     first_name: str | None
     last_name: str | None
     email: str | None
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def recipient(self) -> str | None:
+        """The BSUID a message goes to when there is no number (the parent one if that is all)."""
+        return self.user_id or self.parent_user_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +80,8 @@ class ReminderRecord:
     reminder_id: str
     account_id: str
     conversation_key: str
-    wa_id: str
+    wa_id: str | None
+    user_id: str | None
     last_customer_message_at: datetime
     outcome: ReminderOutcome
     idempotency_key: str | None

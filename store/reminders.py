@@ -103,9 +103,10 @@ class Reminders:
         *,
         account_id: str,
         conversation_key: str,
-        wa_id: str,
+        wa_id: str | None,
         last_customer_message_at: datetime,
         text: str,
+        user_id: str | None = None,
         at: datetime | None = None,
     ) -> ReminderClaim:
         """Claim the right to send the reminder for the silence that began at T.
@@ -126,6 +127,7 @@ class Reminders:
                     account_id=account_id,
                     conversation_key=conversation_key,
                     wa_id=wa_id,
+                    user_id=user_id,
                     last_customer_message_at=last_customer_message_at,
                     outcome=ReminderOutcome.PENDING,
                     idempotency_key=key,
@@ -339,11 +341,12 @@ class Reminders:
         *,
         account_id: str,
         conversation_key: str,
-        wa_id: str,
+        wa_id: str | None,
         last_customer_message_at: datetime,
         outcome: ReminderOutcome,
         reason: str | None,
         text: str | None = None,
+        user_id: str | None = None,
         at: datetime | None = None,
     ) -> ReminderRecord:
         """Record a decision that sends nothing (``skipped_disabled``, ``failed`` for a contact
@@ -367,6 +370,7 @@ class Reminders:
                     account_id=account_id,
                     conversation_key=conversation_key,
                     wa_id=wa_id,
+                    user_id=user_id,
                     last_customer_message_at=last_customer_message_at,
                     idempotency_key=key,
                     attempts=0,
@@ -436,14 +440,15 @@ class Reminders:
         account_id: str,
         limit: int = 50,
         cursor: str | None = None,
-        wa_id: str | None = None,
+        conversation_key: str | None = None,
     ) -> ReminderPage:
-        """One page of the account's audit trail, newest decision first."""
+        """One page of the account's audit trail, newest decision first; ``conversation_key``
+        keeps one customer's."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
         conditions: list[ColumnElement[bool]] = [ReminderRow.account_id == account_id]
-        if wa_id is not None:
-            conditions.append(ReminderRow.wa_id == wa_id)
+        if conversation_key is not None:
+            conditions.append(ReminderRow.conversation_key == conversation_key)
         if cursor is not None:
             after_at, after_id = _decode_cursor(cursor)
             conditions.append(

@@ -1,4 +1,5 @@
-"""Helpers shared by the test suites: serving an ASGI app on loopback, polling, free ports."""
+"""Helpers shared by the test suites: serving an ASGI app on loopback, polling, free ports, and
+storing or reading a contact by number the way a webhook would."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from temporalio.client import Client
 
 from boot import open_resources
 from core.config import Settings
+from core.identity import CustomerIdentity
+from store.records import Contact
+from store.repository import Store
 from worker import build_activities, build_worker
 
 T = TypeVar("T")
@@ -106,3 +110,25 @@ async def running_worker(client: Client, settings: Settings) -> AsyncIterator[No
             client, task_queue=settings.temporal_task_queue, activities=activities
         ):
             yield
+
+
+async def store_sender(
+    store: Store,
+    *,
+    account_id: str,
+    wa_id: str,
+    conversation_key: str,
+    profile_name: str | None = None,
+) -> Contact:
+    """The contact a webhook from this number stores (keyed ``conversation_key`` if new)."""
+    return await store.contacts.resolve_sender(
+        account_id=account_id,
+        identity=CustomerIdentity(wa_id=wa_id),
+        new_key=conversation_key,
+        profile_name=profile_name,
+    )
+
+
+async def contact_by_number(store: Store, *, account_id: str, wa_id: str) -> Contact | None:
+    """The stored contact with this number, if any."""
+    return await store.contacts.find(account_id=account_id, identity=CustomerIdentity(wa_id=wa_id))

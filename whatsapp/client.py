@@ -27,6 +27,7 @@ from urllib.parse import quote
 import httpx
 
 from core.clock import utc_now
+from core.vocabulary import BSUID_RE
 from whatsapp.errors import (
     AmbiguousSendError,
     PermanentSendError,
@@ -61,22 +62,27 @@ class CloudApiClient:
         *,
         phone_number_id: str,
         access_token: str,
-        to: str,
         body: str,
+        to: str | None = None,
+        recipient: str | None = None,
         callback_data: str | None = None,
     ) -> SentMessage:
         """Send a free-form text; raises a ``WhatsAppError`` subclass on any failure.
 
         ``to`` is the customer's number in digits (``wa_id``), with or without a leading ``+``;
-        ``callback_data`` comes back in the message's status webhooks.
+        without one, ``recipient`` is their BSUID (or parent BSUID), for a customer who hides
+        the number behind a username. ``callback_data`` comes back in the message's status
+        webhooks.
         """
-        payload: dict[str, Any] = {
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": "+" + _digits(to),
-            "type": "text",
-            "text": {"preview_url": False, "body": body},
-        }
+        payload: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+        if to is not None:
+            payload["to"] = "+" + _digits(to)
+        elif recipient is not None and BSUID_RE.fullmatch(recipient):
+            payload["recipient"] = recipient
+        else:
+            raise PermanentSendError("no recipient: neither a phone number nor a BSUID")
+        payload["type"] = "text"
+        payload["text"] = {"preview_url": False, "body": body}
         if callback_data is not None:
             payload["biz_opaque_callback_data"] = callback_data
         url = f"{self._base_url}/{self._api_version}/{quote(phone_number_id, safe='')}/messages"

@@ -9,7 +9,7 @@ Exception tree::
     WhatsAppError(Exception)        .code, .message, .http_status, .fbtrace_id, .error_subcode,
     │                               .details
     ├── WindowClosedError           131047: more than 24 h since the customer wrote; never retried
-    ├── PermanentSendError          131026, 131031, 131048, 133010, 368, 100, 190, 0, 3, 10,
+    ├── PermanentSendError          131026, 131031, 131048, 131062, 133010, 368, 100, 190, 0, 3, 10,
     │                               200–299; unknown codes (or no code) on any non-5xx, non-429
     ├── RetryableSendError          certainly not sent: throttling (130429, 131056, 4, 80007;
     │                               HTTP 429 without a known code) and connection failures
@@ -33,8 +33,9 @@ from core.vocabulary import WINDOW_CLOSED_ERROR_CODE
 
 # Meta's codes that no retry can fix: bad recipient, blocked or locked account, bad request,
 # bad token, missing permission (the whole 200–299 block is "API permission").
+# 131062: the message cannot go to a business-scoped user id (a customer known without number).
 PERMANENT_CODES: frozenset[int] = frozenset(
-    {131026, 131031, 131048, 133010, 368, 100, 190, 0, 3, 10, *range(200, 300)}
+    {131026, 131031, 131048, 131062, 133010, 368, 100, 190, 0, 3, 10, *range(200, 300)}
 )
 
 # Throttling: Meta refused the request before acting on it, so it certainly did not send. The

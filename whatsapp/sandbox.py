@@ -47,9 +47,18 @@ from typing import Annotated, Any, Literal
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    model_validator,
+)
 
 from core.clock import utc_now
+from core.vocabulary import BSUID_PATTERN
 from whatsapp.signature import SIGNATURE_HEADER, sign
 
 logger = logging.getLogger(__name__)
@@ -90,8 +99,12 @@ class SandboxMessage(BaseModel):
 
     id: str
     phone_number_id: str
-    to: str = Field(description="as the client sent it, e.g. +16505551234")
-    wa_id: str = Field(description="digits only")
+    addressed_by: Literal["to", "recipient"] = Field(
+        description="to: a phone number; recipient: a BSUID, for a customer without number"
+    )
+    to: str | None = Field(description="as the client sent it, e.g. +16505551234")
+    wa_id: str | None = Field(description="digits only; null when sent to a BSUID")
+    user_id: str | None = Field(description="the BSUID the message was sent to")
     body: str
     callback_data: str | None
     received_at: AwareDatetime
@@ -168,14 +181,22 @@ class _SendText(BaseModel):
 
 
 class _SendRequest(BaseModel):
-    """The subset of Meta's send body the sandbox supports: individual text messages."""
+    """The subset of Meta's send body the sandbox supports: individual text messages, to a
+    phone number (``to``) or a BSUID (``recipient``); ``to`` wins when both are given."""
 
     messaging_product: Literal["whatsapp"]
     recipient_type: Literal["individual"] = "individual"
-    to: str = Field(pattern=r"^\+?[0-9]{5,20}$")
+    to: str | None = Field(default=None, pattern=r"^\+?[0-9]{5,20}$")
+    recipient: str | None = Field(default=None, pattern=BSUID_PATTERN)
     type: Literal["text"] = "text"
     text: _SendText
     biz_opaque_callback_data: str | None = Field(default=None, max_length=MAX_CALLBACK_DATA)
+
+    @model_validator(mode="after")
+    def _addressed(self) -> _SendRequest:
+        if self.to is None and self.recipient is None:
+            raise ValueError("to or recipient is required")
+        return self
 
 
 @dataclass
@@ -246,12 +267,14 @@ def create_sandbox_app(
                 failure.status, failure.code, failure.message, retry_after=failure.retry_after
             )
 
-        wa_id = send.to.removeprefix("+")
+        wa_id = None if send.to is None else send.to.removeprefix("+")
         message = SandboxMessage(
             id=_wamid(),
             phone_number_id=phone_number_id,
+            addressed_by="to" if send.to is not None else "recipient",
             to=send.to,
             wa_id=wa_id,
+            user_id=None if send.to is not None else send.recipient,
             body=send.text.body,
             callback_data=send.biz_opaque_callback_data,
             received_at=utc_now(),
@@ -264,10 +287,15 @@ def create_sandbox_app(
         _report_statuses(app, message)
         if isinstance(failure, AcceptThenFail):
             return _failure_response(failure.status, failure.code, failure.message)
+        contact = (
+            {"input": send.to, "wa_id": wa_id}
+            if send.to is not None
+            else {"input": send.recipient, "user_id": send.recipient}
+        )
         return JSONResponse(
             {
                 "messaging_product": "whatsapp",
-                "contacts": [{"input": send.to, "wa_id": wa_id}],
+                "contacts": [contact],
                 "messages": [{"id": message.id}],
             }
         )
@@ -388,8 +416,11 @@ def _status_payload(message: SandboxMessage, status: str) -> dict[str, Any]:
         "id": message.id,
         "status": status,
         "timestamp": str(int(utc_now().timestamp())),
-        "recipient_id": message.wa_id,
     }
+    if message.wa_id is not None:
+        item["recipient_id"] = message.wa_id
+    if message.user_id is not None:
+        item["recipient_user_id"] = message.user_id
     if message.callback_data is not None:
         item["biz_opaque_callback_data"] = message.callback_data
     if status != "read":

@@ -36,10 +36,12 @@ from pydantic import (
     Field,
     PlainValidator,
     ValidationError,
+    model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from core.vocabulary import DeliveryStatus
+from core.identity import CustomerIdentity
+from core.vocabulary import BSUID_MAX_LENGTH, BSUID_PATTERN, DeliveryStatus
 
 MAX_WEBHOOK_BYTES = 3 * 1024 * 1024
 
@@ -109,34 +111,58 @@ class Metadata(_Payload):
     phone_number_id: str = Field(min_length=1)
 
 
+# How Meta names a customer (docs/sessions.md#who-the-customer-is). Every one is optional on its
+# own: a user with a username may come without a number, and older payloads without a BSUID.
+PhoneNumber = Annotated[str, Field(pattern=r"^[0-9]{1,20}$")]
+Bsuid = Annotated[str, Field(pattern=BSUID_PATTERN, max_length=BSUID_MAX_LENGTH)]
+
+
 class Profile(_Payload):
     name: str | None = None
+    username: str | None = None
 
 
 class Contact(_Payload):
-    # Optional because the contact only supplies a display name: a contact without a number must
-    # not make Meta retry (and us refuse) a whole batch of real messages.
-    wa_id: str | None = None
+    # All optional because a contact only lends a display name and a username: a malformed one
+    # must not make Meta retry (and us refuse) the messages beside it.
+    wa_id: PhoneNumber | None = None
+    user_id: Bsuid | None = None
+    parent_user_id: Bsuid | None = None
     profile: Profile | None = None
 
 
 class Message(_Payload):
-    """One ``messages[]`` item; its type-specific body (``text``, ``image``, …) stays in extras."""
+    """One ``messages[]`` item; its type-specific body (``text``, ``image``, …) stays in extras.
+
+    The sender is ``from`` (a number), ``from_user_id`` (a BSUID), or both.
+    """
 
     id: str = Field(min_length=1)
-    from_: str = Field(alias="from", min_length=1)
+    from_: PhoneNumber | None = Field(default=None, alias="from")
+    from_user_id: Bsuid | None = None
+    from_parent_user_id: Bsuid | None = None
     timestamp: UnixTimestamp
     type: str
     errors: list[WebhookError] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _has_a_sender(self) -> Message:
+        if self.from_ is None and self.from_user_id is None and self.from_parent_user_id is None:
+            raise PydanticCustomError("sender", "no sender (from or from_user_id)")
+        return self
+
 
 class Status(_Payload):
-    """One ``statuses[]`` item: the delivery state of a message the business sent."""
+    """One ``statuses[]`` item: the delivery state of a message the business sent.
+
+    Since Graph API v24 it carries no ``conversation``; ``pricing`` is optional.
+    """
 
     id: str = Field(min_length=1)
     status: str
     timestamp: UnixTimestamp
     recipient_id: str | None = None
+    recipient_user_id: str | None = None
     biz_opaque_callback_data: str | None = None
     errors: list[WebhookError] = Field(default_factory=list)
 
@@ -179,11 +205,24 @@ class InboundMessage(_Item):
     """A message the customer wrote: moves T and re-arms the session (docs/sessions.md)."""
 
     phone_number_id: str
-    wa_id: str = Field(description="the customer's number (the message's ``from``)")
+    wa_id: str | None = Field(default=None, description="the customer's number, when shown")
+    user_id: str | None = Field(default=None, description="the customer's BSUID")
+    parent_user_id: str | None = None
+    username: str | None = None
     message_id: str
     sent_at: AwareDatetime = Field(description="Meta's timestamp of the message, UTC")
     kind: str = Field(description="Meta's message type: text, image, reaction, …")
     profile_name: str | None = None
+
+    @property
+    def identity(self) -> CustomerIdentity:
+        """Who wrote it, as far as this message says."""
+        return CustomerIdentity(
+            wa_id=self.wa_id,
+            user_id=self.user_id,
+            parent_user_id=self.parent_user_id,
+            username=self.username,
+        )
 
 
 class StatusUpdate(_Item):
@@ -195,6 +234,7 @@ class StatusUpdate(_Item):
     at: AwareDatetime
     recipient_id: str | None
     callback_data: str | None
+    recipient_user_id: str | None = None
     error_code: int | None = None
     error_message: str | None = None
     error_details: str | None = None
@@ -299,12 +339,16 @@ class _BatchBuilder:
 
     def add_change(self, value: ChangeValue, *, where: str) -> None:
         phone_number_id = value.metadata.phone_number_id
-        names: dict[str, str | None] = {}
+        # contacts[] lend a display name, a username and identifiers, matched to messages by
+        # number or by BSUID; a malformed one costs only what it would have lent.
+        contacts: dict[str, Contact] = {}
         for k, raw_contact in enumerate(value.contacts):
-            # A contact only lends a display name: a malformed one costs the name, nothing else.
             contact = self.validated(Contact, raw_contact, where=f"{where}.contacts[{k}]")
-            if contact is not None and contact.wa_id is not None and contact.profile is not None:
-                names[contact.wa_id] = contact.profile.name
+            if contact is None:
+                continue
+            for name in (contact.wa_id, contact.user_id, contact.parent_user_id):
+                if name is not None:
+                    contacts.setdefault(name, contact)
         for k, raw_message in enumerate(value.messages):
             message = self.validated(Message, raw_message, where=f"{where}.messages[{k}]")
             if message is None:
@@ -315,14 +359,27 @@ class _BatchBuilder:
                     f"{where}.messages[{k}]: type {_short(message.type)} is not a customer message",
                 )
                 continue
+            contact = next(
+                (
+                    contacts[name]
+                    for name in (message.from_user_id, message.from_, message.from_parent_user_id)
+                    if name is not None and name in contacts
+                ),
+                None,
+            )
+            profile = None if contact is None else contact.profile
             self.messages.append(
                 InboundMessage(
                     phone_number_id=phone_number_id,
-                    wa_id=message.from_,
+                    wa_id=message.from_ or (None if contact is None else contact.wa_id),
+                    user_id=message.from_user_id or (None if contact is None else contact.user_id),
+                    parent_user_id=message.from_parent_user_id
+                    or (None if contact is None else contact.parent_user_id),
+                    username=None if profile is None else profile.username,
                     message_id=message.id,
                     sent_at=message.timestamp,
                     kind=message.type,
-                    profile_name=names.get(message.from_),
+                    profile_name=None if profile is None else profile.name,
                 )
             )
         for k, raw_status in enumerate(value.statuses):
@@ -343,6 +400,7 @@ class _BatchBuilder:
                     status=DeliveryStatus(status.status),  # checked just above
                     at=status.timestamp,
                     recipient_id=status.recipient_id,
+                    recipient_user_id=status.recipient_user_id,
                     callback_data=status.biz_opaque_callback_data,
                     error_code=error.code if error else None,
                     error_message=(error.message or error.title) if error else None,

@@ -6,9 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from api.deps import AccountDep, AccountIdPath, IngestCacheDep, SettingsDep, StoreDep, WaIdPath
+from api.deps import (
+    AccountDep,
+    AccountIdPath,
+    CustomerIdentityDep,
+    IngestCacheDep,
+    SettingsDep,
+    StoreDep,
+)
 from api.schemas import AccountIn, AccountOut, ContactIn, ContactOut, validation_error
-from core.conversation_key import conversation_key
+from core.conversation_key import new_conversation_key
 from store.errors import AccountNotFound, PhoneNumberTaken
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
@@ -74,23 +81,23 @@ async def get_account(account: AccountDep) -> AccountOut:
 )
 async def put_contact(
     account: AccountDep,
-    wa_id: WaIdPath,
+    identity: CustomerIdentityDep,
     body: ContactIn,
     store: StoreDep,
     settings: SettingsDep,
     response: Response,
 ) -> ContactOut:
     """Create (201) or replace (200) a contact's merge-field data."""
-    key = conversation_key(
+    key = new_conversation_key(
         secret=settings.conversation_key_secret.get_secret_value(),
         account_id=account.account_id,
-        wa_id=wa_id,
+        identity=identity,
     )
     try:
         contact, created = await store.contacts.upsert(
             account_id=account.account_id,
-            wa_id=wa_id,
-            conversation_key=key,
+            identity=identity,
+            new_key=key,
             first_name=body.first_name,
             last_name=body.last_name,
             email=body.email,

@@ -2,10 +2,11 @@
 
 Each workflow run is one session (docs/sessions.md). The list reads the run's search attributes
 (``SessionState``, ``LastCustomerMessageAt``, ``ReminderDueAt``, ``WindowClosesAt``), maps each
-conversation key back to the customer's number through the stored contacts, and takes the
-reminder outcome from the audit trail (the conversation's newest record, if it was decided
-during that run). One session is asked directly (``ConversationWorkflow.session`` query); when no
-worker answers in time, or the run is closed, its search attributes stand in (``live: false``).
+conversation key back to the customer (number, BSUID, username) through the stored contacts,
+and takes the reminder outcome from the audit trail (the conversation's newest record, if it was
+decided during that run). One session is asked directly (``ConversationWorkflow.session``
+query); when no worker answers in time, or the run is closed, its search attributes stand in
+(``live: false``).
 """
 
 from __future__ import annotations
@@ -26,15 +27,16 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import AccountDep, SettingsDep, StoreDep, TemporalDep, WaIdPath
+from api.customers import find_customer
+from api.deps import AccountDep, CustomerIdentityDep, SettingsDep, StoreDep, TemporalDep
 from api.errors import temporal_call
-from api.schemas import SessionList, SessionOut
+from api.schemas import SessionList, SessionOut, customer_names
 from core import temporal_names as names
 from core import visibility
 from core.config import Settings
-from core.conversation_key import conversation_key
+from core.identity import CustomerIdentity
 from core.vocabulary import DECISIONS, SessionState
-from store.records import ReminderRecord
+from store.records import Contact, ReminderRecord
 from workflows.conversation import ConversationWorkflow
 
 logger = logging.getLogger(__name__)
@@ -67,7 +69,8 @@ def _outcome_for_run(
 def _from_attributes(
     execution: WorkflowExecution,
     *,
-    wa_id: str | None,
+    contact: Contact | None,
+    identity: CustomerIdentity | None = None,
     key: str,
     record: ReminderRecord | None,
     ui_url: str,
@@ -83,7 +86,7 @@ def _from_attributes(
         # Started, but its first workflow task has not published a state yet.
         state = SessionState.WAITING
     return SessionOut(
-        wa_id=wa_id,
+        **customer_names(contact, identity),
         state=state,
         last_customer_message_at=attributes.get(names.LAST_CUSTOMER_MESSAGE_AT),
         reminder_due_at=attributes.get(names.REMINDER_DUE_AT) if running else None,
@@ -141,7 +144,7 @@ async def list_sessions(
         items.append(
             _from_attributes(
                 execution,
-                wa_id=None if contact is None else contact.wa_id,
+                contact=contact,
                 key=key,
                 record=records.get(key),
                 ui_url=_ui_url(
@@ -175,17 +178,19 @@ async def _list(temporal: Client, query: str, limit: int) -> list[WorkflowExecut
 )
 async def get_session(
     account: AccountDep,
-    wa_id: WaIdPath,
+    identity: CustomerIdentityDep,
     temporal: TemporalDep,
     store: StoreDep,
     settings: SettingsDep,
 ) -> SessionOut:
     """One session, live from its workflow, with a link to it in the Temporal Web UI."""
-    key = conversation_key(
+    customer = await find_customer(
+        store,
         secret=settings.conversation_key_secret.get_secret_value(),
         account_id=account.account_id,
-        wa_id=wa_id,
+        identity=identity,
     )
+    key = customer.conversation_key
     workflow_id = names.conversation_workflow_id(
         account_id=account.account_id, conversation_key=key
     )
@@ -219,7 +224,7 @@ async def get_session(
             logger.info("session %s: query failed (%s); using attributes", key, type(err).__name__)
         else:
             return SessionOut(
-                wa_id=wa_id,
+                **customer_names(customer.contact, customer.identity),
                 state=snapshot.state,
                 last_customer_message_at=snapshot.last_customer_message_at,
                 reminder_due_at=snapshot.reminder_due_at,
@@ -238,5 +243,10 @@ async def get_session(
         account_id=account.account_id, conversation_keys=[key]
     )
     return _from_attributes(
-        description, wa_id=wa_id, key=key, record=records.get(key), ui_url=ui_url
+        description,
+        contact=customer.contact,
+        identity=customer.identity,
+        key=key,
+        record=records.get(key),
+        ui_url=ui_url,
     )

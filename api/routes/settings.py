@@ -19,12 +19,14 @@ from api.schemas import (
     validation_error,
 )
 from core.contract import SettingsDelivery
+from core.identity import parse_customer_id
 from core.merge_fields import (
     SAMPLE_VALUES,
     MergeValues,
     UnknownMergeField,
     merge_values,
     render,
+    uses_field,
     validate_template,
 )
 from core.temporal import deliver_settings
@@ -33,6 +35,12 @@ from core.vocabulary import MAX_MESSAGE_LENGTH, MIN_MESSAGE_LENGTH
 from store.errors import AccountNotFound
 
 logger = logging.getLogger(__name__)
+
+# Customers with a WhatsApp username may hide their number: Meta then names them by BSUID only.
+NO_NUMBER_NOTE = (
+    "{contact_phone} is empty for customers who hide their number behind a WhatsApp username "
+    "(Meta then gives only their BSUID)."
+)
 
 router = APIRouter(prefix="/accounts/{account_id}/session-settings", tags=["session settings"])
 
@@ -116,10 +124,14 @@ async def preview_message(account: AccountDep, body: PreviewIn, store: StoreDep)
         raise validation_error(("body", "message"), str(err), "merge_field") from None
     values = await _preview_values(account.company_name, account.account_id, body, store)
     text = render(template, values)
+    notes = []
+    if uses_field(template, "contact_phone"):
+        notes.append(NO_NUMBER_NOTE)
     return PreviewOut(
         text=text,
         characters=len(text),
         within_limit=MIN_MESSAGE_LENGTH <= len(template) <= MAX_MESSAGE_LENGTH,
+        notes=notes,
     )
 
 
@@ -127,7 +139,9 @@ async def _preview_values(
     company_name: str, account_id: str, body: PreviewIn, store: StoreDep
 ) -> MergeValues:
     if body.wa_id is not None:
-        contact = await store.contacts.get(account_id=account_id, wa_id=body.wa_id)
+        contact = await store.contacts.find(
+            account_id=account_id, identity=parse_customer_id(body.wa_id)
+        )
         if contact is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="contact not found")
         try:

@@ -28,18 +28,20 @@ from core.contract import (
     ReminderResult,
 )
 from core.conversation_key import conversation_key
+from core.identity import CustomerIdentity
 from core.vocabulary import DeliveryStatus, ReminderOutcome
 from store.db import create_engine, create_sessionmaker
 from store.migrate import migrate
 from store.records import ReminderRecord
 from store.repository import Store
-from tests.support import free_port
+from tests.support import free_port, store_sender
 from whatsapp.client import CloudApiClient
 from whatsapp.sandbox import create_sandbox_app, sandbox_state
 
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WA_ID = "15550001111"
 KEY = conversation_key(secret="s", account_id="acme", wa_id=WA_ID)
+BSUID = "US.13491208655302741918"
 
 
 @dataclass
@@ -113,8 +115,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         message="Hi {contact_firstname} at {contact_phone} from {company_name}",
         changed_by="test",
     )
-    await store.contacts.ensure_sender(
-        account_id="acme", wa_id=WA_ID, conversation_key=KEY, profile_name="Ana Lima"
+    await store_sender(
+        store, account_id="acme", wa_id=WA_ID, conversation_key=KEY, profile_name="Ana Lima"
     )
     sandbox = create_sandbox_app()
 
@@ -126,7 +128,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     ) as http:
         activities = ConversationActivities(
             store=store,
-            whatsapp=CloudApiClient(http, base_url="http://graph", api_version="v21.0"),
+            whatsapp=CloudApiClient(http, base_url="http://graph", api_version="v26.0"),
             clock=now,
         )
         yield World(activities=activities, store=store, sandbox=sandbox, clock=clock)
@@ -317,8 +319,8 @@ async def test_each_contact_gets_only_its_own_values(world: World) -> None:
     other_key = conversation_key(secret="s", account_id="acme", wa_id=other)
     await world.store.contacts.upsert(
         account_id="acme",
-        wa_id=other,
-        conversation_key=other_key,
+        identity=CustomerIdentity(wa_id=other),
+        new_key=other_key,
         first_name="Bo",
         last_name=None,
         email=None,
@@ -328,6 +330,49 @@ async def test_each_contact_gets_only_its_own_values(world: World) -> None:
     first, second = sandbox_state(world.sandbox).messages
     assert first.body == "Hi Ana at +15550001111 from Acme Inc."
     assert second.body == "Hi Bo at +447700900123 from Acme Inc."
+
+
+async def _bsuid_customer(world: World) -> ReminderRequest:
+    contact = await world.store.contacts.resolve_sender(
+        account_id="acme",
+        identity=CustomerIdentity(user_id=BSUID, username="@maria"),
+        new_key="key-maria",
+        profile_name="Maria",
+    )
+    return world.request(key=contact.conversation_key)
+
+
+async def test_a_customer_without_number_is_sent_to_by_bsuid(world: World) -> None:
+    result = await world.send(await _bsuid_customer(world))
+    assert result.outcome is ReminderOutcome.SENT
+    [message] = sandbox_state(world.sandbox).messages
+    assert (message.addressed_by, message.user_id, message.wa_id) == ("recipient", BSUID, None)
+    assert message.body == "Hi Maria at  from Acme Inc."  # {contact_phone}: no number, empty
+    [record] = await world.records()
+    assert (record.wa_id, record.user_id) == (None, BSUID)
+
+
+async def test_131062_is_a_permanent_failure_with_its_code_and_no_retry(world: World) -> None:
+    request = await _bsuid_customer(world)
+    await world.fail_next(
+        kind="http", status=400, code=131062, message="BSUID recipients not supported"
+    )
+    result = await world.send(request)
+    assert (result.outcome, result.error_code, result.retry_in_seconds) == (
+        ReminderOutcome.FAILED,
+        131062,
+        None,
+    )
+    [record] = await world.records()
+    assert (record.outcome, record.error_code, record.attempts) == (
+        ReminderOutcome.FAILED,
+        131062,
+        1,
+    )
+    # A retried activity reuses the decision: nothing is sent again.
+    assert (await world.send(request)).outcome is ReminderOutcome.FAILED
+    assert sandbox_state(world.sandbox).messages == []
+    assert (await world.records())[0].attempts == 1
 
 
 async def test_unknown_account_pauses_instead_of_failing(world: World) -> None:

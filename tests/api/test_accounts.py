@@ -7,10 +7,13 @@ import uuid
 import httpx
 import pytest
 
+from core.identity import CustomerIdentity
 from store.repository import Store
 from tests.api.conftest import Seeded
+from tests.support import contact_by_number
 
 TOKEN = "EAAG-super-secret-access-token"
+BSUID = "US.13491208655302741918"
 
 
 def new_id() -> str:
@@ -197,12 +200,14 @@ async def test_put_contact_creates_then_replaces(
     assert replaced.json() | {"profile_name": None} == {
         "account_id": seeded.account_id,
         "wa_id": "16505551234",
+        "user_id": None,
+        "username": None,
         "first_name": "Johnny",
         "last_name": None,
         "email": None,
         "profile_name": None,
     }
-    contact = await store.contacts.get(account_id=seeded.account_id, wa_id="16505551234")
+    contact = await contact_by_number(store, account_id=seeded.account_id, wa_id="16505551234")
     assert contact is not None and contact.first_name == "Johnny"
     assert "EAAG" not in created.text + replaced.text
 
@@ -218,11 +223,50 @@ async def test_bad_email_is_422(client: httpx.AsyncClient, seeded: Seeded, email
     assert error["type"] == "email"
 
 
-@pytest.mark.parametrize("wa_id", ["123", "1234567890123456", "0123456789", "+16505551234", "abc"])
+@pytest.mark.parametrize(
+    "wa_id",
+    ["123", "1234567890123456", "0123456789", "+16505551234", "abc", "us.1", "US.", "US.a-b"],
+)
 async def test_bad_wa_id_is_422(client: httpx.AsyncClient, seeded: Seeded, wa_id: str) -> None:
     response = await client.put(f"/v1/accounts/{seeded.account_id}/contacts/{wa_id}", json={})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["path", "wa_id"]
+
+
+async def test_put_contact_by_bsuid_is_the_customer_webhooks_name(
+    client: httpx.AsyncClient, seeded: Seeded, store: Store
+) -> None:
+    path = f"/v1/accounts/{seeded.account_id}/contacts/{BSUID}"
+    created = await client.put(path, json={"first_name": "Maria"})
+    assert created.status_code == 201, created.text
+    assert created.json() | {"profile_name": None} == {
+        "account_id": seeded.account_id,
+        "wa_id": None,
+        "user_id": BSUID,
+        "username": None,
+        "first_name": "Maria",
+        "last_name": None,
+        "email": None,
+        "profile_name": None,
+    }
+    # A webhook naming the customer by number and BSUID completes the same contact ...
+    await store.contacts.resolve_sender(
+        account_id=seeded.account_id,
+        identity=CustomerIdentity(wa_id="16505550000", user_id=BSUID, username="@maria"),
+        new_key="unused",
+        profile_name="M",
+    )
+    # ... which the number now names too.
+    by_number = await client.put(
+        f"/v1/accounts/{seeded.account_id}/contacts/16505550000", json={"first_name": "María"}
+    )
+    assert by_number.status_code == 200
+    assert by_number.json() | {"first_name": None} == created.json() | {
+        "wa_id": "16505550000",
+        "username": "@maria",
+        "profile_name": "M",
+        "first_name": None,
+    }
 
 
 async def test_contact_of_unknown_account_is_404(client: httpx.AsyncClient) -> None:

@@ -6,14 +6,20 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from core.identity import CustomerIdentity
 from core.vocabulary import ReminderOutcome
 from store.repository import Store
 from tests.api.conftest import Seeded
+from tests.support import store_sender
 
 T = datetime(2026, 1, 1, 12, tzinfo=UTC)
+BSUID = "US.13491208655302741918"
 
 
 async def seed(store: Store, seeded: Seeded, n: int, *, wa_id: str = "16505551234") -> None:
+    await store_sender(
+        store, account_id=seeded.account_id, wa_id=wa_id, conversation_key=f"key-{wa_id}"
+    )
     for i in range(n):
         await store.reminders.record_decision(
             account_id=seeded.account_id,
@@ -98,6 +104,41 @@ async def test_filter_by_customer(client: httpx.AsyncClient, seeded: Seeded, sto
     await seed(store, seeded, 1, wa_id="447700900123")
     response = await client.get(path(seeded), params={"wa_id": "447700900123"})
     assert [item["wa_id"] for item in response.json()["items"]] == ["447700900123"]
+    nobody = await client.get(path(seeded), params={"wa_id": "447700900999"})
+    assert nobody.status_code == 200 and nobody.json() == {"items": [], "next": None}
+
+
+async def test_filter_by_bsuid_finds_the_customer_by_any_name(
+    client: httpx.AsyncClient, seeded: Seeded, store: Store
+) -> None:
+    # First seen by BSUID alone (a username), sent to by BSUID; then their number came along.
+    contact = await store.contacts.resolve_sender(
+        account_id=seeded.account_id,
+        identity=CustomerIdentity(user_id=BSUID, username="@maria"),
+        new_key="key-maria",
+        profile_name=None,
+    )
+    await store.reminders.record_decision(
+        account_id=seeded.account_id,
+        conversation_key=contact.conversation_key,
+        wa_id=None,
+        user_id=BSUID,
+        last_customer_message_at=T,
+        outcome=ReminderOutcome.SKIPPED_DISABLED,
+        reason="disabled",
+    )
+    await store.contacts.resolve_sender(
+        account_id=seeded.account_id,
+        identity=CustomerIdentity(wa_id="5511987654321", user_id=BSUID),
+        new_key="key-other",
+        profile_name=None,
+    )
+    await seed(store, seeded, 1)  # someone else
+    for name in (BSUID, "5511987654321"):
+        items = (await client.get(path(seeded), params={"wa_id": name})).json()["items"]
+        assert [(i["wa_id"], i["user_id"], i["username"]) for i in items] == [
+            (None, BSUID, "@maria")
+        ], name
 
 
 async def test_empty_trail(client: httpx.AsyncClient, seeded: Seeded) -> None:
@@ -112,7 +153,13 @@ async def test_invalid_cursor_is_400(client: httpx.AsyncClient, seeded: Seeded) 
 
 
 async def test_bad_parameters_are_422(client: httpx.AsyncClient, seeded: Seeded) -> None:
-    for params in ({"limit": 0}, {"limit": 201}, {"limit": "x"}, {"wa_id": "+1"}):
+    for params in (
+        {"limit": 0},
+        {"limit": 201},
+        {"limit": "x"},
+        {"wa_id": "+1"},
+        {"wa_id": "us.1"},
+    ):
         response = await client.get(path(seeded), params=params)
         assert response.status_code == 422
 

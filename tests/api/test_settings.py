@@ -9,10 +9,12 @@ import pytest
 from temporalio.client import Client
 
 from core.config import Settings
+from core.identity import CustomerIdentity
 from core.vocabulary import DEFAULT_MESSAGE
 from store.repository import Store
 from tests.api.conftest import Seeded, asgi_client, build_app
 from tests.store_reads import settings_history
+from tests.support import store_sender
 
 GOOD = "Hi {contact_firstname}! {company_name} here. Still interested?"
 
@@ -200,7 +202,12 @@ async def test_preview_of_the_saved_message_for_the_sample_contact(
     response = await client.post(path(seeded, "/preview"), json={})
     assert response.status_code == 200
     text = "Hi John! Following up on our conversation. Still interested? Let me know! 😊"
-    assert response.json() == {"text": text, "characters": len(text), "within_limit": True}
+    assert response.json() == {
+        "text": text,
+        "characters": len(text),
+        "within_limit": True,
+        "notes": [],
+    }
 
 
 async def test_preview_of_a_draft_for_an_ad_hoc_contact(
@@ -216,12 +223,16 @@ async def test_preview_of_a_draft_for_an_ad_hoc_contact(
     )
     assert response.status_code == 200
     assert response.json()["text"] == "Ana  <ana@x.br> +5511987654321 · Acme Inc."
+    # The number is there for this contact; the preview still warns it may not be for others.
+    [note] = response.json()["notes"]
+    assert note.startswith("{contact_phone} is empty for customers who hide their number")
 
 
 async def test_preview_for_a_stored_contact(
     client: httpx.AsyncClient, seeded: Seeded, store: Store
 ) -> None:
-    await store.contacts.ensure_sender(
+    await store_sender(
+        store,
         account_id=seeded.account_id,
         wa_id="447700900123",
         conversation_key="k",
@@ -238,6 +249,27 @@ async def test_preview_for_a_stored_contact(
     assert missing.status_code == 404
 
 
+async def test_preview_for_a_stored_contact_known_only_by_bsuid(
+    client: httpx.AsyncClient, seeded: Seeded, store: Store
+) -> None:
+    await store.contacts.resolve_sender(
+        account_id=seeded.account_id,
+        identity=CustomerIdentity(user_id="US.13491208655302741918", username="@omar"),
+        new_key="k-omar",
+        profile_name="Omar",
+    )
+    response = await client.post(
+        path(seeded, "/preview"),
+        json={
+            "message": "Hi {contact_firstname} ({contact_phone})",
+            "wa_id": "US.13491208655302741918",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["text"] == "Hi Omar ()"
+    assert len(response.json()["notes"]) == 1
+
+
 async def test_preview_refuses_unknown_merge_fields(
     client: httpx.AsyncClient, seeded: Seeded
 ) -> None:
@@ -251,7 +283,12 @@ async def test_preview_flags_a_draft_out_of_limits(
 ) -> None:
     response = await client.post(path(seeded, "/preview"), json={"message": "Hi!"})
     assert response.status_code == 200
-    assert response.json() == {"text": "Hi!", "characters": 3, "within_limit": False}
+    assert response.json() == {
+        "text": "Hi!",
+        "characters": 3,
+        "within_limit": False,
+        "notes": [],
+    }
 
 
 async def test_temporal_down_after_saving_is_still_saved_and_left_to_the_reconciler(

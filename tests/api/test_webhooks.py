@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import urllib.error
 import urllib.request
@@ -19,15 +20,26 @@ from temporalio.testing import WorkflowEnvironment
 from api.routes.webhooks import MAX_DRAIN_BYTES
 from core import temporal_names as names
 from core.config import Settings
-from core.conversation_key import conversation_key
+from core.conversation_key import conversation_key, new_conversation_key
+from core.identity import CustomerIdentity
 from core.vocabulary import ReminderOutcome
 from store.db import create_engine, create_sessionmaker
 from store.repository import Store
 from tests.api.conftest import Seeded, asgi_client, build_app
 from tests.api.support import KEY_SECRET, VERIFY_TOKEN, post_webhook, sample, signed_headers
 from tests.store_reads import reminder_by_id
-from tests.support import serve
+from tests.support import contact_by_number, serve
 from whatsapp.webhook import MAX_WEBHOOK_BYTES
+
+MARA = "US.13491208655302741918"  # the samples' customer with a username and no number
+
+
+def acknowledged(**counts: int) -> dict[str, object]:
+    """The webhook's 200 answer with these counts (every other count 0)."""
+    names = ("messages", "statuses", "conversations", "ignored", "invalid", "expired_messages")
+    answer: dict[str, object] = {"status": "ok", "unknown_account_items": 0}
+    answer.update(dict.fromkeys(names, 0), **counts)
+    return answer
 
 
 def workflow_id(seeded: Seeded, wa_id: str) -> str:
@@ -215,16 +227,7 @@ async def test_batch_starts_one_workflow_per_conversation(
     )
     response = await post_webhook(anon, payload)
     assert response.status_code == 200, response.text
-    assert response.json() | {"status": "ok"} == {
-        "status": "ok",
-        "messages": 3,
-        "statuses": 0,
-        "conversations": 3,
-        "ignored": 0,
-        "invalid": 0,
-        "expired_messages": 0,
-        "unknown_account_items": 0,
-    }
+    assert response.json() == acknowledged(messages=3, conversations=3)
     for wa_id, profile in [
         ("15553827461", "Priya Raman"),
         ("447700900461", "Tom Whitfield"),
@@ -236,8 +239,106 @@ async def test_batch_starts_one_workflow_per_conversation(
         assert description.typed_search_attributes.get(names.ACCOUNT_ID) == seeded.account_id
         # (The time-skipping server drops static summaries; test_dev_server.py checks them.)
         assert wa_id not in description.id
-        contact = await store.contacts.get(account_id=seeded.account_id, wa_id=wa_id)
+        contact = await contact_by_number(store, account_id=seeded.account_id, wa_id=wa_id)
         assert contact is not None and contact.profile_name == profile
+
+
+def bsuid_workflow_id(seeded: Seeded, user_id: str) -> str:
+    key = new_conversation_key(
+        secret=KEY_SECRET, account_id=seeded.account_id, identity=CustomerIdentity(user_id=user_id)
+    )
+    return names.conversation_workflow_id(account_id=seeded.account_id, conversation_key=key)
+
+
+async def test_a_customer_without_number_is_handled_like_any_other(
+    anon: httpx.AsyncClient, seeded: Seeded, ts_env: WorkflowEnvironment, store: Store
+) -> None:
+    payload = sample("message-text-bsuid-only.json", phone_number_id=seeded.phone_number_id)
+    response = await post_webhook(anon, payload)
+    assert response.status_code == 200, response.text
+    assert (response.json()["messages"], response.json()["conversations"]) == (1, 1)
+    workflow = bsuid_workflow_id(seeded, MARA)
+    assert MARA not in workflow and "maraq" not in workflow
+    description = await ts_env.client.get_workflow_handle(workflow).describe()
+    assert description.status == WorkflowExecutionStatus.RUNNING
+    contact = await store.contacts.find(
+        account_id=seeded.account_id, identity=CustomerIdentity(user_id=MARA)
+    )
+    assert contact is not None
+    assert (contact.wa_id, contact.username, contact.profile_name) == (None, "@maraq", "Mara Quint")
+
+
+async def test_a_batch_mixing_every_way_meta_names_customers(
+    anon: httpx.AsyncClient, seeded: Seeded, ts_env: WorkflowEnvironment, store: Store
+) -> None:
+    payload = sample("batch-bsuid-mixed.json", phone_number_id=seeded.phone_number_id)
+    response = await post_webhook(anon, payload)
+    assert response.status_code == 200, response.text
+    assert response.json() == acknowledged(messages=4, statuses=1, conversations=4)
+    for workflow in (
+        bsuid_workflow_id(seeded, MARA),
+        bsuid_workflow_id(seeded, "DE.60193847562019384756"),
+        # Named by number (and BSUID) the first time: the number's key, as before BSUIDs.
+        workflow_id(seeded, "15553827461"),
+        workflow_id(seeded, "447700900461"),
+    ):
+        description = await ts_env.client.get_workflow_handle(workflow).describe()
+        assert description.status == WorkflowExecutionStatus.RUNNING
+    parent = await store.contacts.find(
+        account_id=seeded.account_id,
+        identity=CustomerIdentity(parent_user_id="DE.ENT.99120384756610293847"),
+    )
+    assert parent is not None and parent.user_id == "DE.60193847562019384756"
+
+
+@pytest.mark.parametrize("bsuid_first", [True, False], ids=["bsuid-first", "phone-first"])
+async def test_one_customer_named_two_ways_is_one_conversation(
+    anon: httpx.AsyncClient,
+    seeded: Seeded,
+    ts_env: WorkflowEnvironment,
+    store: Store,
+    bsuid_first: bool,
+) -> None:
+    both = sample("message-text-phone-and-bsuid.json", phone_number_id=seeded.phone_number_id)
+    value = both["entry"][0]["changes"][0]["value"]
+    number = value["contacts"][0]["wa_id"]
+    bsuid = value["contacts"][0]["user_id"]
+    alone = copy.deepcopy(both)
+    alone_value = alone["entry"][0]["changes"][0]["value"]
+    del alone_value["contacts"][0]["wa_id"], alone_value["messages"][0]["from"]
+    alone_value["messages"][0]["id"] = "wamid.ALONE"
+    first = value["messages"][0]["id"]
+    for payload in (alone, both) if bsuid_first else (both, alone):
+        assert (await post_webhook(anon, payload)).status_code == 200
+    expected = bsuid_workflow_id(seeded, bsuid) if bsuid_first else workflow_id(seeded, number)
+    other = workflow_id(seeded, number) if bsuid_first else bsuid_workflow_id(seeded, bsuid)
+    assert not await workflow_exists(ts_env.client, other)
+    signalled = await _signalled(ts_env, expected)
+    assert signalled == [
+        "started",
+        *(["wamid.ALONE", first] if bsuid_first else [first, "wamid.ALONE"]),
+    ]
+    contact = await store.contacts.find(
+        account_id=seeded.account_id, identity=CustomerIdentity(wa_id=number)
+    )
+    assert contact is not None and contact.user_id == bsuid
+
+
+async def test_one_post_naming_a_customer_two_ways_is_one_conversation_in_order(
+    anon: httpx.AsyncClient, seeded: Seeded, ts_env: WorkflowEnvironment
+) -> None:
+    # Number alone, then number and BSUID, then BSUID alone: one customer, one conversation.
+    payload = sample("message-text-phone-and-bsuid.json", phone_number_id=seeded.phone_number_id)
+    value = payload["entry"][0]["changes"][0]["value"]
+    both = value["messages"][0]
+    by_number = {k: v for k, v in both.items() if k != "from_user_id"} | {"id": "wamid.NUM"}
+    by_bsuid = {k: v for k, v in both.items() if k != "from"} | {"id": "wamid.BSUID"}
+    value["messages"] = [by_number, both, by_bsuid]
+    response = await post_webhook(anon, payload)
+    assert response.status_code == 200, response.text
+    assert (response.json()["messages"], response.json()["conversations"]) == (3, 1)
+    signalled = await _signalled(ts_env, workflow_id(seeded, both["from"]))
+    assert signalled == ["started", "wamid.NUM", both["id"], "wamid.BSUID"]
 
 
 async def test_messages_of_one_conversation_go_to_one_run_in_order(
@@ -251,17 +352,23 @@ async def test_messages_of_one_conversation_go_to_one_run_in_order(
     assert response.status_code == 200
     assert response.json()["conversations"] == 1
 
-    handle = ts_env.client.get_workflow_handle(workflow_id(seeded, first["from"]))
+    signalled = await _signalled(ts_env, workflow_id(seeded, first["from"]))
+    # Signal-with-start puts the first message right after the start event.
+    assert signalled == ["started", "wamid.ORDER0", "wamid.ORDER1", "wamid.ORDER2"]
+
+
+async def _signalled(env: WorkflowEnvironment, workflow_id: str) -> list[str]:
+    """ "started", then the message id of every signal, in the run's history order."""
+    handle = env.client.get_workflow_handle(workflow_id)
     signalled = []
     async for event in handle.fetch_history_events():
         if event.HasField("workflow_execution_signaled_event_attributes"):
             attributes = event.workflow_execution_signaled_event_attributes
-            decoded = await ts_env.client.data_converter.decode(attributes.input.payloads)
+            decoded = await env.client.data_converter.decode(attributes.input.payloads)
             signalled.append(decoded[0]["message_id"])
         if event.HasField("workflow_execution_started_event_attributes"):
             signalled.append("started")
-    # Signal-with-start puts the first message right after the start event.
-    assert signalled == ["started", "wamid.ORDER0", "wamid.ORDER1", "wamid.ORDER2"]
+    return signalled
 
 
 @pytest.mark.parametrize(

@@ -10,14 +10,16 @@ from temporalio.testing import WorkflowEnvironment
 
 from core import temporal_names as names
 from core.config import Settings
-from core.conversation_key import conversation_key
+from core.conversation_key import conversation_key, new_conversation_key
+from core.identity import CustomerIdentity
 from core.vocabulary import ReminderOutcome
 from store.db import create_engine, create_sessionmaker
 from store.repository import Store
 from tests.cli.conftest import KEY_SECRET, UI_URL, Cli, unique_account
-from tests.support import eventually, free_port
+from tests.support import contact_by_number, eventually, free_port
 
 CUSTOMER = "15551234567"
+BSUID = "US.13491208655302741918"
 
 
 async def _create_account(cli: Cli) -> str:
@@ -150,8 +152,8 @@ async def test_simulate_starts_the_conversation_workflow(
     # The profile name reached the contact the API stores for merge fields.
     engine = create_engine(settings.database_url)
     try:
-        contact = await Store(create_sessionmaker(engine)).contacts.get(
-            account_id=cli.account, wa_id=CUSTOMER
+        contact = await contact_by_number(
+            Store(create_sessionmaker(engine)), account_id=cli.account, wa_id=CUSTOMER
         )
     finally:
         await engine.dispose()
@@ -193,7 +195,7 @@ async def test_sessions_list_on_the_dev_server(dev_cli: Cli) -> None:
     # The worker publishes the session's search attributes; visibility catches up.
     out = await eventually(listing, lambda text: "10 min ago" in text, timeout=20, interval=0.3)
     header, _, row = out.splitlines()[:3]
-    assert header.startswith("WA_ID")
+    assert header.startswith("CUSTOMER")
     assert row.split()[:2] == [CUSTOMER, "waiting"]
     assert "in 23 h" in row  # the window closes 24 h after the message
     assert "in 4 h 50 min" in row  # due after 5 h of silence
@@ -235,7 +237,7 @@ async def test_outbox_lists_what_the_sandbox_recorded(cli: Cli, graph_sandbox: s
     async with httpx.AsyncClient(base_url=graph_sandbox) as http:
         await http.delete("/_sandbox/messages")
         response = await http.post(
-            "/v21.0/777000/messages",
+            "/v26.0/777000/messages",
             headers={"Authorization": "Bearer EAAG-secret"},
             json={
                 "messaging_product": "whatsapp",
@@ -297,3 +299,32 @@ async def test_bad_arguments_are_usage_errors(cli: Cli) -> None:
     result = await cli.run("simulate", "--from", CUSTOMER, "--ago", "an hour")
     assert result.exit_code == 2
     assert "not a duration" in result.output
+    result = await cli.run("simulate", "--text", "x")
+    assert result.exit_code == 2
+    assert "--bsuid" in result.output
+    result = await cli.run("simulate", "--bsuid", "us.123")
+    assert result.exit_code == 2
+    assert "not a BSUID" in result.output
+
+
+async def test_simulate_a_customer_with_a_username_and_no_number(
+    cli: Cli, settings: Settings, ts_env: WorkflowEnvironment
+) -> None:
+    await _create_account(cli)
+    out = await cli.ok("simulate", "--bsuid", BSUID, "--username", "@maria", "--ago", "5m")
+    assert f"@maria ({BSUID})" in out
+    assert "Session: waiting" in out
+
+    key = new_conversation_key(
+        secret=KEY_SECRET, account_id=cli.account, identity=CustomerIdentity(user_id=BSUID)
+    )
+    workflow_id = names.conversation_workflow_id(account_id=cli.account, conversation_key=key)
+    description = await ts_env.client.get_workflow_handle(workflow_id).describe()
+    assert description.status == WorkflowExecutionStatus.RUNNING
+    assert BSUID not in workflow_id and "maria" not in workflow_id
+
+    shown = await cli.ok("session", BSUID)
+    assert "@maria" in shown and workflow_id in shown
+    # Then Meta names the same customer by number too: still the one conversation.
+    await cli.ok("simulate", "--from", CUSTOMER, "--bsuid", BSUID)
+    assert workflow_id in await cli.ok("session", CUSTOMER)

@@ -56,7 +56,7 @@ def test_sessions_table() -> None:
     )
     header, rule, row = text.splitlines()
     assert header.split() == [
-        "WA_ID",
+        "CUSTOMER",
         "STATE",
         "LAST",
         "MESSAGE",
@@ -71,6 +71,17 @@ def test_sessions_table() -> None:
     assert "in 3 h" in row
     assert "in 23 h" in row
     assert row.rstrip().endswith("-")
+
+
+def test_a_customer_without_number_is_named_by_username_or_bsuid() -> None:
+    bsuid = "US.13491208655302741918"
+    assert render.customer({"wa_id": "15551234567", "user_id": bsuid}) == "15551234567"
+    assert render.customer({"wa_id": None, "user_id": bsuid, "username": "@maria"}) == "@maria"
+    assert render.customer({"wa_id": None, "user_id": bsuid, "username": None}) == bsuid
+    assert render.customer({"wa_id": None, "conversation_key": "abc123"}) == "abc123"
+    assert render.customer({}) == "-"
+    shown = render.session({"wa_id": None, "user_id": bsuid, "username": "@maria"}, now=NOW)
+    assert "customer: @maria" in " ".join(shown.split()) and bsuid in shown
 
 
 def test_empty_lists() -> None:
@@ -96,3 +107,20 @@ def test_reminder_error_code_shown() -> None:
     )
     assert "permanent (code 131026)" in text
     assert "5 min ago" in text
+
+
+def test_outbox_names_a_bsuid_recipient() -> None:
+    text = render.outbox(
+        [
+            {
+                "received_at": "2024-05-01T11:59:00+00:00",
+                "phone_number_id": "1001",
+                "to": None,
+                "user_id": "US.13491208655302741918",
+                "answered_status": 200,
+                "body": "Hi!",
+            }
+        ],
+        now=NOW,
+    )
+    assert "US.13491208655302741918" in text.splitlines()[-1]

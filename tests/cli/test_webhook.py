@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from cli.webhook import build_text_webhook, signed_body, simulated_message_id
 from whatsapp.signature import SIGNATURE_HEADER, verify_signature
 from whatsapp.webhook import parse_webhook
@@ -68,3 +70,30 @@ def test_message_ids_are_fresh_and_marked() -> None:
     first, second = simulated_message_id(), simulated_message_id()
     assert first != second
     assert first.startswith("wamid.sim-")
+
+
+BSUID = "US.13491208655302741918"
+
+
+def test_a_customer_with_a_username_and_no_number() -> None:
+    payload = _payload(wa_id=None, user_id=BSUID, username="@maria", profile_name=None)
+    [message_json] = payload["entry"][0]["changes"][0]["value"]["messages"]
+    assert "from" not in message_json and message_json["from_user_id"] == BSUID
+    body, _ = signed_body(payload, app_secret="s3cret")
+    [message] = parse_webhook(body).customer_messages
+    assert (message.wa_id, message.user_id, message.username) == (None, BSUID, "@maria")
+
+
+def test_a_customer_named_by_number_and_bsuid() -> None:
+    body, _ = signed_body(_payload(user_id=BSUID), app_secret="s3cret")
+    [message] = parse_webhook(body).customer_messages
+    assert (message.wa_id, message.user_id, message.profile_name) == (
+        "15551234567",
+        BSUID,
+        "John Smith",
+    )
+
+
+def test_a_customer_needs_a_number_or_a_bsuid() -> None:
+    with pytest.raises(ValueError, match="number or a BSUID"):
+        _payload(wa_id=None)

@@ -114,17 +114,52 @@ def message_webhook(
     return payload
 
 
+def new_bsuid() -> str:
+    """A business-scoped user id no other test of this session uses."""
+    return f"US.{secrets.randbelow(10**20):020d}"
+
+
+def customer_webhook(
+    phone_number_id: str,
+    *,
+    timestamp: int,
+    wa_id: str | None = None,
+    user_id: str | None = None,
+    username: str | None = None,
+    message_id: str | None = None,
+) -> Json:
+    """Meta's text-message webhook for a customer named as Meta names them since 2026: by
+    number, by BSUID (``user_id``, with their username), or both
+    (tests/fixtures/meta/message-text-bsuid-only.json, message-text-phone-and-bsuid.json)."""
+    payload: Json = copy.deepcopy(sample_json("message-text-bsuid-only.json"))
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["metadata"]["phone_number_id"] = phone_number_id
+    [contact], [message] = value["contacts"], value["messages"]
+    contact["profile"] = {"name": PROFILE_NAME} | ({"username": username} if username else {})
+    contact.pop("user_id"), message.pop("from_user_id")
+    if wa_id is not None:
+        contact["wa_id"] = message["from"] = wa_id
+    if user_id is not None:
+        contact["user_id"] = message["from_user_id"] = user_id
+    message.update({"id": message_id or wamid(), "timestamp": str(timestamp)})
+    return payload
+
+
 def status_webhook(
     phone_number_id: str,
     *,
-    wa_id: str,
+    wa_id: str | None,
+    user_id: str | None = None,
     message_id: str,
     status: str,
     timestamp: int,
     callback_data: str | None,
 ) -> Json:
-    """Meta's status webhook (tests/fixtures/meta/status-delivered.json) for one message."""
-    payload: Json = copy.deepcopy(sample_json("status-delivered.json"))
+    """Meta's status webhook (tests/fixtures/meta/status-delivered.json) for one message; to
+    a customer without number (``wa_id`` None) it names the BSUID instead
+    (status-delivered-bsuid.json)."""
+    name = "status-delivered.json" if wa_id is not None else "status-delivered-bsuid.json"
+    payload: Json = copy.deepcopy(sample_json(name))
     value = payload["entry"][0]["changes"][0]["value"]
     value["metadata"]["phone_number_id"] = phone_number_id
     value["statuses"][0].update(
@@ -132,10 +167,13 @@ def status_webhook(
             "id": message_id,
             "status": status,
             "timestamp": str(timestamp),
-            "recipient_id": wa_id,
             "biz_opaque_callback_data": callback_data,
         }
     )
+    if wa_id is not None:
+        value["statuses"][0]["recipient_id"] = wa_id
+    if user_id is not None:
+        value["statuses"][0]["recipient_user_id"] = user_id
     return payload
 
 

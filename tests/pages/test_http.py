@@ -93,8 +93,10 @@ SANDBOX_ITEMS = [
     {
         "id": f"wamid.{n}",
         "phone_number_id": "111",
+        "addressed_by": "to",
         "to": "+16505551234",
         "wa_id": "16505551234",
+        "user_id": None,
         "body": f"message {n}",
         "callback_data": None,
         "received_at": f"2025-01-01T00:00:0{n}Z",

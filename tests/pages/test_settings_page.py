@@ -64,6 +64,15 @@ async def test_edit_preview_save_and_reload(site: Site, page: Page) -> None:
     await expect(page.locator("#preview")).to_have_text(
         "Hello John! Your order is ready. — Acme Inc."
     )
+    await expect(page.locator("#preview-notes li")).to_have_count(0)
+    # {contact_phone}: the preview says it is empty for customers without a number.
+    await message.fill(expected + " {contact_phone}")
+    await expect(page.locator("#preview")).to_contain_text("+1234567890")
+    await expect(page.locator("#preview-notes")).to_contain_text(
+        "{contact_phone} is empty for customers who hide their number"
+    )
+    await message.fill(expected)
+    await expect(page.locator("#preview-notes li")).to_have_count(0)
 
     await page.get_by_role("button", name="Save Changes").click()
     await expect(page.get_by_role("status").filter(has_text="saved")).to_have_text(

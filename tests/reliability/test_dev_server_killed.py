@@ -29,7 +29,7 @@ from core.temporal_names import SEARCH_ATTRIBUTES
 from store.db import create_engine, create_sessionmaker
 from store.migrate import migrate
 from store.repository import Store
-from tests.support import eventually, free_port
+from tests.support import eventually, free_port, store_sender
 from whatsapp.client import CloudApiClient
 from worker import build_worker
 
@@ -90,8 +90,8 @@ async def test_reminder_survives_a_killed_dev_server(tmp_path: Path, graph_sandb
     )
     wa_id = "15550009999"
     key = conversation_key(secret="s", account_id="acme", wa_id=wa_id)
-    await store.contacts.ensure_sender(
-        account_id="acme", wa_id=wa_id, conversation_key=key, profile_name="Kim"
+    await store_sender(
+        store, account_id="acme", wa_id=wa_id, conversation_key=key, profile_name="Kim"
     )
     task_queue = f"tq-{uuid.uuid4()}"
 
@@ -110,7 +110,7 @@ async def test_reminder_survives_a_killed_dev_server(tmp_path: Path, graph_sandb
         client: Client = await connect(address=f"127.0.0.1:{port}", namespace="default")
         activities = ConversationActivities(
             store=store,
-            whatsapp=CloudApiClient(http, base_url=graph_sandbox, api_version="v21.0"),
+            whatsapp=CloudApiClient(http, base_url=graph_sandbox, api_version="v26.0"),
         )
         async with build_worker(client, task_queue=task_queue, activities=activities):
             now = datetime.now(UTC)

@@ -75,10 +75,10 @@ async def test_filter_by_customer(store: Store, account_id: str, clock: FakeCloc
                 store, account_id, key=f"k{wa_id}", wa_id=wa_id, outcome=ReminderOutcome.SENT
             )
         )
-    page = await store.reminders.page(account_id=account_id, wa_id="111", limit=1)
+    page = await store.reminders.page(account_id=account_id, conversation_key="k111", limit=1)
     assert [item.reminder_id for item in page.items] == [ids[2]]
     rest = await store.reminders.page(
-        account_id=account_id, wa_id="111", limit=1, cursor=page.next_cursor
+        account_id=account_id, conversation_key="k111", limit=1, cursor=page.next_cursor
     )
     assert [item.reminder_id for item in rest.items] == [ids[0]]
     assert rest.next_cursor is None

@@ -25,6 +25,7 @@ BASE_URL = "https://graph.example.com"
 TOKEN = "EAAG-secret-token"
 PHONE_NUMBER_ID = "110273948561027"
 CUSTOMER = "15553827461"
+BSUID = "US.13491208655302741918"
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -69,7 +70,7 @@ async def http() -> AsyncIterator[Callable[[Handler], tuple[CloudApiClient, Reco
         recorder = Recorder(respond)
         client = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
         clients.append(client)
-        return CloudApiClient(client, base_url=BASE_URL + "/", api_version="v21.0"), recorder
+        return CloudApiClient(client, base_url=BASE_URL + "/", api_version="v26.0"), recorder
 
     yield make
     for client in clients:
@@ -104,7 +105,7 @@ async def test_request_is_exactly_what_meta_expects(http: MakeClient) -> None:
     await send(client)
     (request,) = recorder.requests
     assert request.method == "POST"
-    assert str(request.url) == f"{BASE_URL}/v21.0/{PHONE_NUMBER_ID}/messages"
+    assert str(request.url) == f"{BASE_URL}/v26.0/{PHONE_NUMBER_ID}/messages"
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert request.headers["Content-Type"] == "application/json"
     assert json.loads(request.content) == {
@@ -125,10 +126,43 @@ async def test_no_callback_data_omits_the_key_and_plus_is_not_doubled(http: Make
     assert "biz_opaque_callback_data" not in body
 
 
+async def test_a_customer_without_number_is_addressed_by_recipient(http: MakeClient) -> None:
+    client, recorder = http(answer(200, sample_json("send-response-ok.json")))
+    await send(client, to=None, recipient=BSUID)
+    body = json.loads(recorder.requests[0].content)
+    assert body["recipient"] == BSUID and "to" not in body
+    assert body["recipient_type"] == "individual" and body["type"] == "text"
+
+
+async def test_the_number_wins_over_the_bsuid(http: MakeClient) -> None:
+    client, recorder = http(answer(200, sample_json("send-response-ok.json")))
+    await send(client, recipient=BSUID)
+    body = json.loads(recorder.requests[0].content)
+    assert body["to"] == "+15553827461" and "recipient" not in body
+
+
+@pytest.mark.parametrize("recipient", [None, "", "us.123", "US.12-3", "15553827461"])
+async def test_no_number_and_no_valid_bsuid_is_permanent_and_sends_nothing(
+    http: MakeClient, recipient: str | None
+) -> None:
+    client, recorder = http(answer(200, sample_json("send-response-ok.json")))
+    with pytest.raises(PermanentSendError, match="no recipient"):
+        await send(client, to=None, recipient=recipient)
+    assert recorder.requests == []
+
+
+async def test_131062_bsuid_recipient_not_supported_is_permanent(http: MakeClient) -> None:
+    client, _ = http(answer(400, sample_json("send-error-131062.json")))
+    with pytest.raises(PermanentSendError) as caught:
+        await send(client, to=None, recipient=BSUID)
+    assert (caught.value.code, caught.value.http_status) == (131062, 400)
+    assert "not supported" in caught.value.message
+
+
 async def test_phone_number_id_cannot_escape_the_path(http: MakeClient) -> None:
     client, recorder = http(answer(200, sample_json("send-response-ok.json")))
     await send(client, phone_number_id="../me")
-    assert recorder.requests[0].url.raw_path == b"/v21.0/..%2Fme/messages"
+    assert recorder.requests[0].url.raw_path == b"/v26.0/..%2Fme/messages"
 
 
 @pytest.mark.parametrize("to", ["", "+", "1555 382 7461", "abc", "١٢٣"])
@@ -180,7 +214,7 @@ async def test_trouble_on_metas_side_is_ambiguous(http: MakeClient, code: int) -
 
 
 @pytest.mark.parametrize(
-    "code", [131026, 131031, 131048, 133010, 368, 100, 190, 0, 3, 10, 200, 299]
+    "code", [131026, 131031, 131048, 131062, 133010, 368, 100, 190, 0, 3, 10, 200, 299]
 )
 @pytest.mark.parametrize("status", [400, 500])  # the code wins over the status
 async def test_permanent_codes(http: MakeClient, code: int, status: int) -> None:
@@ -313,7 +347,7 @@ async def test_success_without_contacts_still_counts(http: MakeClient) -> None:
 
 async def test_unsupported_scheme_is_permanent() -> None:
     async with httpx.AsyncClient() as raw:
-        client = CloudApiClient(raw, base_url="ftp://graph.example.com", api_version="v21.0")
+        client = CloudApiClient(raw, base_url="ftp://graph.example.com", api_version="v26.0")
         with pytest.raises(PermanentSendError):
             await send(client)
 

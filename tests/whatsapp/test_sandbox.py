@@ -40,7 +40,7 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def client(http: httpx.AsyncClient) -> CloudApiClient:
-    return CloudApiClient(http, base_url=BASE, api_version="v21.0")
+    return CloudApiClient(http, base_url=BASE, api_version="v26.0")
 
 
 async def send(client: CloudApiClient, **overrides: Any) -> SentMessage:
@@ -84,9 +84,40 @@ async def test_send_is_recorded_and_answered_like_meta(
     assert TOKEN not in str(item)
 
 
+async def test_a_bsuid_recipient_is_recorded_as_such(
+    client: CloudApiClient, http: httpx.AsyncClient
+) -> None:
+    await send(client, to=None, recipient="US.13491208655302741918")
+    await send(client)
+    by_bsuid, by_number = await recorded(http)
+    assert (by_bsuid["addressed_by"], by_bsuid["to"], by_bsuid["wa_id"], by_bsuid["user_id"]) == (
+        "recipient",
+        None,
+        None,
+        "US.13491208655302741918",
+    )
+    assert (by_number["addressed_by"], by_number["to"], by_number["user_id"]) == (
+        "to",
+        "+16505551234",
+        None,
+    )
+
+
+async def test_send_needs_to_or_a_well_formed_recipient(http: httpx.AsyncClient) -> None:
+    for addressed in ({}, {"recipient": "not a bsuid"}, {"recipient": "US."}):
+        response = await http.post(
+            f"/v26.0/{PHONE_NUMBER_ID}/messages",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"messaging_product": "whatsapp", "text": {"body": "hi"}} | addressed,
+        )
+        assert response.status_code == 400, addressed
+        assert response.json()["error"]["code"] == 100
+    assert await recorded(http) == []
+
+
 async def test_success_body_has_meta_shape(http: httpx.AsyncClient) -> None:
     response = await http.post(
-        f"/v21.0/{PHONE_NUMBER_ID}/messages",
+        f"/v26.0/{PHONE_NUMBER_ID}/messages",
         headers={"Authorization": f"Bearer {TOKEN}"},
         json={
             "messaging_product": "whatsapp",
@@ -122,7 +153,7 @@ async def test_list_filters_by_phone_number_and_keeps_order(
 async def test_missing_or_unknown_token_is_190(
     http: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
-    response = await http.post(f"/v21.0/{PHONE_NUMBER_ID}/messages", headers=headers, json={})
+    response = await http.post(f"/v26.0/{PHONE_NUMBER_ID}/messages", headers=headers, json={})
     assert response.status_code == 401
     error = response.json()["error"]
     assert (error["code"], error["type"]) == (190, "OAuthException")
@@ -138,7 +169,7 @@ async def test_client_sees_bad_token_as_permanent(client: CloudApiClient) -> Non
 async def test_any_bearer_when_no_tokens_configured() -> None:
     app = create_sandbox_app()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
-        client = CloudApiClient(http, base_url=BASE, api_version="v21.0")
+        client = CloudApiClient(http, base_url=BASE, api_version="v26.0")
         await send(client, access_token="anything")
         with pytest.raises(PermanentSendError):
             await send(client, access_token=" ")
@@ -175,7 +206,7 @@ async def test_any_bearer_when_no_tokens_configured() -> None:
 async def test_bad_body_is_100(http: httpx.AsyncClient, body: Any, problem: str) -> None:
     kwargs: dict[str, Any] = {"content": body} if isinstance(body, bytes) else {"json": body}
     response = await http.post(
-        f"/v21.0/{PHONE_NUMBER_ID}/messages",
+        f"/v26.0/{PHONE_NUMBER_ID}/messages",
         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
         **kwargs,
     )
@@ -317,7 +348,7 @@ async def test_delay_past_the_client_timeout_is_ambiguous(app: FastAPI) -> None:
     impatient = httpx.AsyncClient(timeout=httpx.Timeout(5, read=0.1))
     async with served(app) as url, httpx.AsyncClient(base_url=url) as http, impatient:
         await fail(http, kind="delay", seconds=0.3)
-        client = CloudApiClient(impatient, base_url=url, api_version="v21.0")
+        client = CloudApiClient(impatient, base_url=url, api_version="v26.0")
         with pytest.raises(AmbiguousSendError):
             await send(client)
         # The sandbox, like Meta, still processes the request the client gave up on.

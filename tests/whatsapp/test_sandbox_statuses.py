@@ -97,6 +97,20 @@ async def test_every_accepted_message_is_reported_sent_delivered_read(world: Wor
     assert [p["answered"] for p in posted] == [200, 200, 200]
 
 
+async def test_a_message_sent_to_a_bsuid_is_reported_by_bsuid(world: World) -> None:
+    sent = await world.client.send_text(
+        phone_number_id="1001",
+        access_token=TOKEN,
+        recipient="US.13491208655302741918",
+        body="Hi!",
+        callback_data="reminder-8",
+    )
+    statuses = await eventually(world.statuses, lambda s: len(s) == 3)
+    assert {(s.message_id, s.recipient_id, s.recipient_user_id) for s in statuses} == {
+        (sent.message_id, None, "US.13491208655302741918")
+    }
+
+
 async def test_an_accepted_then_failed_send_is_reported_too(world: World) -> None:
     await world.control.post("/_sandbox/failures", json={"kind": "accept_then_fail"})
     with pytest.raises(AmbiguousSendError):

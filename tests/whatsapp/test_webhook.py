@@ -54,12 +54,20 @@ STATUS_SAMPLES = {
     "status-read.json": ("read", datetime(2025, 7, 10, 10, 1, 35, tzinfo=UTC)),
     "status-failed-131047.json": ("failed", datetime(2025, 7, 12, 9, 28, 0, tzinfo=UTC)),
 }
-BATCH_SAMPLES = {"batch-two-entries-three-messages.json"}
+BATCH_SAMPLES = {"batch-two-entries-three-messages.json", "batch-bsuid-mixed.json"}
+# Customers who may hide their number behind a username (tests below say what each produces).
+BSUID_SAMPLES = {
+    "message-text-bsuid-only.json",
+    "message-text-phone-and-bsuid.json",
+    "message-text-parent-bsuid.json",
+    "status-delivered-bsuid.json",
+}
 SEND_SAMPLES = {  # answers of the send endpoint, exercised by test_client.py
     "send-response-ok.json",
     "send-error-130429.json",
     "send-error-131047.json",
     "send-error-190.json",
+    "send-error-131062.json",
 }
 
 
@@ -71,6 +79,7 @@ def test_every_sample_is_covered() -> None:
         | STATUS_SAMPLES.keys()
         | BATCH_SAMPLES
         | SEND_SAMPLES
+        | BSUID_SAMPLES
     )
     assert set(sample_names()) == known
 
@@ -356,7 +365,7 @@ def _invalid(batch: WebhookBatch) -> list[str]:
         ),
         (
             _with(_MSG0 + ".from", _DELETE),
-            "entry[0].changes[0].value.messages[0].from: missing",
+            "entry[0].changes[0].value.messages[0]: no sender (from or from_user_id)",
             2,
         ),
         (
@@ -428,7 +437,7 @@ def test_status_with_bad_error_code() -> None:
 def test_several_problems_are_counted() -> None:
     data = sample_json("message-text.json")
     message = data["entry"][0]["changes"][0]["value"]["messages"][0]
-    del message["id"], message["from"]
+    del message["id"], message["timestamp"]
     (reason,) = _invalid(parse_webhook(json.dumps(data).encode()))
     assert reason.endswith("(and 1 more)")
 
@@ -441,3 +450,79 @@ def test_oversized_body() -> None:
 def test_long_untrusted_values_are_truncated_in_reasons() -> None:
     batch = parse_webhook(json.dumps({"object": "x" * 10_000}).encode())
     assert len(batch.ignored[0].reason) < 120
+
+
+# -- customers named by BSUID (docs/sessions.md#who-the-customer-is) ---------------------------
+
+
+def test_a_bsuid_only_message() -> None:
+    (message,) = parse_webhook(sample_bytes("message-text-bsuid-only.json")).customer_messages
+    assert (message.wa_id, message.user_id, message.parent_user_id) == (
+        None,
+        "US.13491208655302741918",
+        None,
+    )
+    assert (message.username, message.profile_name) == ("@maraq", "Mara Quint")
+    assert message.identity.label == "bsuid:US.13491208655302741918"
+    assert message.identity.recipient == "US.13491208655302741918"
+
+
+def test_a_message_with_number_and_bsuid() -> None:
+    (message,) = parse_webhook(sample_bytes("message-text-phone-and-bsuid.json")).customer_messages
+    assert (message.wa_id, message.user_id, message.username) == (
+        "15553827461",
+        "US.80274561930281746652",
+        None,
+    )
+    assert message.profile_name == "Priya Raman"
+
+
+def test_a_parent_bsuid() -> None:
+    (message,) = parse_webhook(sample_bytes("message-text-parent-bsuid.json")).customer_messages
+    assert (message.user_id, message.parent_user_id, message.username) == (
+        "DE.60193847562019384756",
+        "DE.ENT.99120384756610293847",
+        "@jweber",
+    )
+
+
+def test_a_status_without_conversation_or_pricing() -> None:
+    batch = parse_webhook(sample_bytes("status-delivered-bsuid.json"))
+    (update,) = batch.statuses
+    assert (update.status, update.recipient_id, update.recipient_user_id) == (
+        "delivered",
+        None,
+        "US.13491208655302741918",
+    )
+    assert update.callback_data == "3f9b2c71-6d0e-4c1a-9a57-2e8b4f6c0d19"
+    assert batch.customer_messages == [] and batch.ignored == []
+
+
+def test_a_batch_mixing_every_shape() -> None:
+    batch = parse_webhook(sample_bytes("batch-bsuid-mixed.json"))
+    assert [(m.wa_id, m.user_id, m.kind) for m in batch.customer_messages] == [
+        (None, "US.13491208655302741918", "text"),
+        ("15553827461", "US.80274561930281746652", "image"),
+        ("447700900461", None, "text"),
+        (None, "DE.60193847562019384756", "reaction"),
+    ]
+    assert [m.profile_name for m in batch.customer_messages] == [
+        "Mara Quint",
+        "Priya Raman",
+        "Tom Whitfield",
+        "Jonas Weber",
+    ]
+    assert [s.status for s in batch.statuses] == ["read"]
+    assert batch.ignored == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("from_user_id", "not a bsuid"), ("from_user_id", "US." + "9" * 200), ("from", "+1555")],
+)
+def test_a_malformed_sender_is_skipped(field: str, value: str) -> None:
+    data = sample_json("message-text-phone-and-bsuid.json")
+    data["entry"][0]["changes"][0]["value"]["messages"][0][field] = value
+    batch = parse_webhook(json.dumps(data).encode())
+    assert batch.customer_messages == []
+    assert len(_invalid(batch)) == 1

@@ -30,6 +30,7 @@ from store.db import create_engine, create_sessionmaker
 from store.migrate import migrate
 from store.records import ReminderRecord
 from store.repository import Store
+from tests.support import store_sender
 from whatsapp.client import CloudApiClient
 from worker import build_worker
 from workflows.conversation import ConversationWorkflow
@@ -75,7 +76,8 @@ class Conversation:
     ) -> WorkflowHandle[Any, SessionSnapshot]:
         """What the webhook does for one customer message: store the contact, signal-with-start."""
         now = await self.now()
-        await self.store.contacts.ensure_sender(
+        await store_sender(
+            self.store,
             account_id=ACCOUNT,
             wa_id=wa_id,
             conversation_key=self.key(wa_id),
@@ -207,7 +209,7 @@ async def conversation(
     ):
         activities = ConversationActivities(
             store=store,
-            whatsapp=CloudApiClient(http, base_url=sandbox_url, api_version="v21.0"),
+            whatsapp=CloudApiClient(http, base_url=sandbox_url, api_version="v26.0"),
             clock=lambda: _shifted(env, clock_offset),
         )
         world = Conversation(

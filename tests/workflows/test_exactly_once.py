@@ -18,7 +18,7 @@ from core.contract import ConversationInput, CustomerMessage, ReminderRequest, R
 from core.temporal_names import CUSTOMER_MESSAGE_SIGNAL
 from core.vocabulary import ReminderOutcome, SessionState
 from store.records import SessionSettingsRecord
-from tests.support import eventually
+from tests.support import eventually, store_sender
 from tests.workflows.conftest import with_options
 from tests.workflows.harness import ACCOUNT, Conversation
 from workflows.conversation import ConversationWorkflow
@@ -119,8 +119,12 @@ async def test_a_settings_signal_during_a_reload_is_not_swallowed(conv: Conversa
     # A short workflow task timeout: a reload that outlasts it is heartbeated in a new workflow
     # task, which is how a signal reaches the workflow while the reload is still running.
     now = await conv.now()
-    await conv.store.contacts.ensure_sender(
-        account_id=ACCOUNT, wa_id=WA_ID, conversation_key=conv.key(WA_ID), profile_name="Ana"
+    await store_sender(
+        conv.store,
+        account_id=ACCOUNT,
+        wa_id=WA_ID,
+        conversation_key=conv.key(WA_ID),
+        profile_name="Ana",
     )
     await conv.env.client.start_workflow(
         ConversationWorkflow.run,

@@ -11,7 +11,9 @@
   function item(message) {
     const li = el("li");
     const meta = el("div", undefined, "meta");
-    meta.append(el("span", `To ${message.to}`, "to"), timeElement(message.received_at));
+    // A customer who hides their number behind a username is sent to by BSUID (recipient).
+    const to = message.to ? `To ${message.to}` : `To ${message.user_id} (BSUID)`;
+    meta.append(el("span", to, "to"), timeElement(message.received_at));
     if (message.answered_status !== 200) {
       meta.append(el("span", `answered HTTP ${message.answered_status}`, "badge badge-failed"));
     }

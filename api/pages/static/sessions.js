@@ -37,11 +37,23 @@
     }
   }
 
-  function customer(waId, fallback) {
-    if (waId) return el("span", phone(waId), "mono");
-    const unknown = el("span", "unknown contact");
-    unknown.title = `conversation ${fallback}`;
-    return unknown;
+  // How an item names its customer: the number; else (a username user) the username or BSUID.
+  function customerName(item) {
+    if (item.wa_id) return phone(item.wa_id);
+    return item.username || item.user_id || null;
+  }
+
+  function customer(item, fallback) {
+    const name = customerName(item);
+    if (!name) {
+      const unknown = el("span", "unknown contact");
+      unknown.title = `conversation ${fallback}`;
+      return unknown;
+    }
+    const span = el("span", name, "mono");
+    // Without a number, the BSUID is what names the customer to Meta and to the API.
+    if (!item.wa_id && item.user_id) span.title = `BSUID ${item.user_id}`;
+    return span;
   }
 
   function outcomeCell(outcome, reason, errorCode) {
@@ -79,10 +91,10 @@
       if (url) link.href = url;
       link.target = "_blank";
       link.rel = "noopener noreferrer";
-      const who = session.wa_id ? phone(session.wa_id) : "unknown contact";
+      const who = customerName(session) || "unknown contact";
       link.setAttribute("aria-label", `Open the session of ${who} in the Temporal Web UI (new tab)`);
       tr.append(
-        cell("Customer", customer(session.wa_id, session.conversation_key)),
+        cell("Customer", customer(session, session.conversation_key)),
         cell("State", badge(session.state)),
         cell("Last customer message", timeElement(session.last_customer_message_at)),
         cell("Reminder due", timeElement(session.reminder_due_at)),
@@ -106,7 +118,7 @@
     text.dataset.label = "Message";
     tr.append(
       cell("Decided", timeElement(record.decided_at)),
-      cell("Customer", customer(record.wa_id, record.reminder_id)),
+      cell("Customer", customer(record, record.reminder_id)),
       cell("Outcome", ...outcomeCell(record.outcome, record.reason, record.error_code)),
       cell("Delivery", delivery),
       text,

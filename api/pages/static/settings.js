@@ -17,11 +17,15 @@
     counter.classList.toggle("out-of-range", length < minLength || length > maxLength);
   }
 
-  function showPreview(text, kind) {
+  function showPreview(text, kind, notes = []) {
     const preview = $("preview");
     preview.textContent = text;
     preview.classList.toggle("is-error", kind === "error");
     preview.classList.toggle("is-empty", kind === "empty");
+    // Notes say how the message reads for some customers ({contact_phone} without a number).
+    $("preview-notes").replaceChildren(
+      ...notes.map((note) => Object.assign(document.createElement("li"), { textContent: note })),
+    );
   }
 
   async function renderPreview() {
@@ -33,7 +37,7 @@
     }
     const result = await api("POST", `${base}/session-settings/preview`, { message });
     if (seq !== previewSeq) return; // an older answer arriving after a newer request
-    if (result.ok) showPreview(result.data.text, "ok");
+    if (result.ok) showPreview(result.data.text, "ok", result.data.notes);
     else showPreview(detail(result), "error");
   }
 
