@@ -61,12 +61,14 @@ class Contacts:
         now = self._tx.now()
         async with self._tx.write() as tx:
             if chosen is None:
-                # ON CONFLICT on any unique column: a racing webhook created it first.
-                await tx.execute(
-                    insert(tx, ContactRow)
-                    .values(**_new(account_id, new_key, identity, now), profile_name=profile_name)
-                    .on_conflict_do_nothing()
+                # ON CONFLICT on any unique column: a racing webhook created it first, and then
+                # it is read below. Otherwise the row is exactly what was written: no read back.
+                row = _new(account_id, new_key, identity, now) | {"profile_name": profile_name}
+                result = await tx.execute(
+                    insert(tx, ContactRow).values(**row).on_conflict_do_nothing()
                 )
+                if getattr(result, "rowcount", 0) == 1:
+                    return Contact(**row, first_name=None, last_name=None, email=None)
             found = await _matching(tx, account_id, identity)
             chosen = _choose(found, identity)
             assert chosen is not None  # inserted, or inserted by the webhook that raced us

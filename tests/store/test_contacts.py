@@ -206,6 +206,8 @@ async def test_bsuid_first_then_phone_and_bsuid_is_one_contact(
         store, account_id, CustomerIdentity(user_id=BSUID, username="@maria"), "k-b", "Maria"
     )
     assert (first.wa_id, first.user_id, first.username) == (None, BSUID, "@maria")
+    # What a new contact's creation answers is exactly what is stored.
+    assert first == await found(store, account_id, CustomerIdentity(user_id=BSUID))
     both = await sender(
         store, account_id, CustomerIdentity(wa_id="15550004444", user_id=BSUID), "k-phone"
     )
