@@ -28,6 +28,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +65,31 @@ def _current(row: ReminderRow, attempt: int | None) -> bool:
 def idempotency_key(*, conversation_key: str, last_customer_message_at: datetime) -> str:
     """The key of "one reminder per silence": the conversation and its T, normalised to UTC."""
     return f"{conversation_key}:{last_customer_message_at.astimezone(UTC).isoformat()}"
+
+
+def _new_row(
+    *,
+    account_id: str,
+    conversation_key: str,
+    wa_id: str | None,
+    user_id: str | None,
+    last_customer_message_at: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    """The columns every new record of a silence starts with: a fresh id, whom it is about, and
+    the silence's idempotency key."""
+    return {
+        "reminder_id": str(uuid.uuid4()),
+        "account_id": account_id,
+        "conversation_key": conversation_key,
+        "wa_id": wa_id,
+        "user_id": user_id,
+        "last_customer_message_at": last_customer_message_at,
+        "idempotency_key": idempotency_key(
+            conversation_key=conversation_key, last_customer_message_at=last_customer_message_at
+        ),
+        "created_at": now,
+    }
 
 
 class Reminders:
@@ -116,25 +142,20 @@ class Reminders:
         ``record`` is the existing idempotency record for the caller to interpret.
         """
         now = self._tx.now(at)
-        key = idempotency_key(
-            conversation_key=conversation_key, last_customer_message_at=last_customer_message_at
+        new = _new_row(
+            account_id=account_id,
+            conversation_key=conversation_key,
+            wa_id=wa_id,
+            user_id=user_id,
+            last_customer_message_at=last_customer_message_at,
+            now=now,
         )
+        key = new["idempotency_key"]
         async with self._tx.write() as tx:
             inserted = await tx.scalar(
                 insert(tx, ReminderRow)
                 .values(
-                    reminder_id=str(uuid.uuid4()),
-                    account_id=account_id,
-                    conversation_key=conversation_key,
-                    wa_id=wa_id,
-                    user_id=user_id,
-                    last_customer_message_at=last_customer_message_at,
-                    outcome=ReminderOutcome.PENDING,
-                    idempotency_key=key,
-                    text=text,
-                    attempts=1,
-                    decided_at=now,
-                    created_at=now,
+                    **new, outcome=ReminderOutcome.PENDING, text=text, attempts=1, decided_at=now
                 )
                 .on_conflict_do_nothing(index_elements=[ReminderRow.idempotency_key])
                 .returning(ReminderRow)
@@ -358,25 +379,20 @@ class Reminders:
         if outcome not in DECISIONS:
             raise ValueError(f"{outcome!r} is not a decision")
         now = self._tx.now(at)
-        key = idempotency_key(
-            conversation_key=conversation_key, last_customer_message_at=last_customer_message_at
+        new = _new_row(
+            account_id=account_id,
+            conversation_key=conversation_key,
+            wa_id=wa_id,
+            user_id=user_id,
+            last_customer_message_at=last_customer_message_at,
+            now=now,
         )
+        key = new["idempotency_key"]
         values = {"outcome": outcome, "reason": reason, "text": text, "decided_at": now}
         async with self._tx.write() as tx:
             row = await tx.scalar(
                 insert(tx, ReminderRow)
-                .values(
-                    reminder_id=str(uuid.uuid4()),
-                    account_id=account_id,
-                    conversation_key=conversation_key,
-                    wa_id=wa_id,
-                    user_id=user_id,
-                    last_customer_message_at=last_customer_message_at,
-                    idempotency_key=key,
-                    attempts=0,
-                    created_at=now,
-                    **values,
-                )
+                .values(**new, attempts=0, **values)
                 .on_conflict_do_update(
                     index_elements=[ReminderRow.idempotency_key],
                     set_=values,

@@ -29,6 +29,20 @@ async def _claimed(store: Store, account_id: str, key: str = "conv1") -> Reminde
     return claim.record
 
 
+async def _status(
+    store: Store, record: ReminderRecord, status: DeliveryStatus, message_id: str
+) -> ReminderRecord | None:
+    """Meta's status webhook about ``record``'s message (no error)."""
+    return await store.reminders.apply_status(
+        message_id=message_id,
+        reminder_id=record.reminder_id,
+        status=status,
+        at=START,
+        error_code=None,
+        error_message=None,
+    )
+
+
 async def _get(store: Store, reminder_id: str) -> ReminderRecord:
     record = await reminder_by_id(store, reminder_id)
     assert record is not None
@@ -65,14 +79,7 @@ async def test_a_status_proves_an_ambiguous_send_and_it_is_never_reclaimed(
 ) -> None:
     record = await _claimed(store, account_id)
     await store.reminders.mark_ambiguous(reminder_id=record.reminder_id, reason="timeout")
-    proved = await store.reminders.apply_status(
-        message_id="wamid.P",
-        reminder_id=record.reminder_id,
-        status=DeliveryStatus.SENT,
-        at=START,
-        error_code=None,
-        error_message=None,
-    )
+    proved = await _status(store, record, DeliveryStatus.SENT, "wamid.P")
     assert proved is not None and proved.outcome is ReminderOutcome.SENT
     assert await store.reminders.reclaim_ambiguous(reminder_id=record.reminder_id) is None
 
@@ -81,14 +88,7 @@ async def test_a_status_proves_even_a_released_send(store: Store, account_id: st
     # Whatever the record thought of the attempt, a status is stronger.
     record = await _claimed(store, account_id)
     await store.reminders.release(reminder_id=record.reminder_id, reason="HTTP 500")
-    await store.reminders.apply_status(
-        message_id="wamid.Q",
-        reminder_id=record.reminder_id,
-        status=DeliveryStatus.DELIVERED,
-        at=START,
-        error_code=None,
-        error_message=None,
-    )
+    await _status(store, record, DeliveryStatus.DELIVERED, "wamid.Q")
     again = await store.reminders.claim(
         account_id=account_id,
         conversation_key="conv1",
@@ -167,14 +167,7 @@ async def test_closing_a_silence_settles_its_record_in_flight(
     assert (closed.outcome, closed.reason) == (settled, "the customer wrote again")
     # An unknown outcome still turns into sent when proof comes late.
     if settled is ReminderOutcome.UNKNOWN:
-        proved = await store.reminders.apply_status(
-            message_id="wamid.L",
-            reminder_id=record.reminder_id,
-            status=DeliveryStatus.READ,
-            at=START,
-            error_code=None,
-            error_message=None,
-        )
+        proved = await _status(store, record, DeliveryStatus.READ, "wamid.L")
         assert proved is not None and proved.outcome is ReminderOutcome.SENT
 
 

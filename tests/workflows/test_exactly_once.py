@@ -148,8 +148,12 @@ async def test_a_settings_signal_during_a_reload_is_not_swallowed(conv: Conversa
     await asyncio.sleep(LONGER_THAN_A_WORKFLOW_TASK)
     settings.gate.set()
     settings.gate = None
-    # Nothing else wakes the session before its window closes: only that signal can.
-    await eventually(conv.outbox, lambda items: len(items) == 1, timeout=15)
+    # Nothing else wakes the session before its window closes: only that signal can. (If it
+    # was swallowed, the outbox stays empty and ``eventually`` fails after 15 s.)
+    sent = await eventually(conv.outbox, lambda items: len(items) > 0, timeout=15)
+    assert len(sent) == 1, sent
+    reminded = await eventually(conv.session, lambda s: s.state is SessionState.REMINDED)
+    assert reminded.reminder_outcome is ReminderOutcome.SENT
 
 
 async def test_a_send_that_kept_failing_is_settled_when_the_workflow_gives_up(
