@@ -24,7 +24,8 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.conversation import ConversationActivities
 from activities.settings import SettingsActivities
@@ -62,12 +63,14 @@ def build_worker(
     task_queue: str,
     activities: ConversationActivities,
     settings_activities: SettingsActivities | None = None,
+    sandboxed: bool = True,
     **options: object,
 ) -> Worker:
     """The worker with this project's workflows and the bound activity methods.
 
     Without ``settings_activities`` it runs the conversation workflow only (tests that drive
-    settings changes themselves).
+    settings changes themselves). ``sandboxed`` (the default, and what every test runs) keeps
+    the SDK's workflow sandbox; the production worker follows ``WORKFLOW_SANDBOX``.
     """
     workflows: list[type] = [ConversationWorkflow]
     methods: list[Callable[..., Any]] = [
@@ -87,6 +90,7 @@ def build_worker(
         workflows=workflows,
         activities=methods,
         max_cached_workflows=MAX_CACHED_WORKFLOWS,
+        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
         **options,  # type: ignore[arg-type]
     )
 
@@ -140,6 +144,7 @@ async def run(settings: Settings, *, stop: asyncio.Event) -> None:
             settings_activities=SettingsActivities(
                 store=resources.store, temporal=resources.temporal
             ),
+            sandboxed=settings.workflow_sandbox,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
         )
         logger.info("worker polling task queue %s", settings.temporal_task_queue)

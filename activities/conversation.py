@@ -22,6 +22,7 @@ Never a duplicate: an attempt first *claims* the silence's record, keyed by (con
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypedDict
 
@@ -49,7 +50,7 @@ from whatsapp.errors import (
 )
 
 if TYPE_CHECKING:
-    from store.records import ReminderRecord
+    from store.records import ReminderContext, ReminderRecord
     from store.reminders import Reminders
     from store.repository import Store
     from whatsapp.client import CloudApiClient
@@ -105,6 +106,56 @@ def _seconds(delta: timedelta) -> float:
 
 def _backoff(attempts: int) -> float:
     return min(MAX_BACKOFF_SECONDS, 2.0 ** max(attempts - 1, 0))
+
+
+_NO_CONTACT = "contact not found"
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What the context says before anything is claimed: send ``text``, or the ``outcome``
+    (with its reason, or when to come back) of not sending now."""
+
+    text: str | None = None
+    outcome: ReminderOutcome | None = None
+    reason: str | None = None
+    expiry_hours: int | None = None
+    retry_in_seconds: float | None = None
+
+
+def _verdict(context: ReminderContext, *, last: datetime, now: datetime) -> _Verdict:
+    """The decision the database's current state allows, before any claim (pure)."""
+    account, contact, settings = context.account, context.contact, context.settings
+    if account is None or settings is None:
+        return _Verdict(outcome=ReminderOutcome.FAILED, reason="account not found")
+    if contact is None:
+        return _Verdict(outcome=ReminderOutcome.FAILED, reason=_NO_CONTACT)
+    if not settings.enabled:
+        return _Verdict(
+            outcome=ReminderOutcome.SKIPPED_DISABLED, reason="session reminders are disabled"
+        )
+    due = reminder_due_at(last, settings.expiry_hours)
+    closes = window_closes_at(last)
+    if now < due and now < closes:
+        return _Verdict(
+            outcome=ReminderOutcome.NOT_DUE,
+            expiry_hours=settings.expiry_hours,
+            retry_in_seconds=_seconds(due - now),
+        )
+    if closes - now < SEND_MARGIN:
+        return _Verdict(outcome=ReminderOutcome.SKIPPED_WINDOW_CLOSED)
+    try:
+        values = merge_values(
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            email=contact.email,
+            profile_name=contact.profile_name,
+            wa_id=contact.wa_id,
+            company_name=account.company_name,
+        )
+    except ValueError as err:  # a number WhatsApp itself would refuse: no retry can help
+        return _Verdict(outcome=ReminderOutcome.FAILED, reason=str(err))
+    return _Verdict(text=render(settings.message, values))
 
 
 class ConversationActivities:
@@ -182,17 +233,33 @@ class ConversationActivities:
     async def _attempt(self, request: ReminderRequest) -> ReminderResult:
         reminders = self._store.reminders
         last = request.last_customer_message_at
-        context = await reminders.load_context(
-            account_id=request.account_id, conversation_key=request.conversation_key
+        # The pacer's turn first (accounts and business numbers are one to one): a wait here
+        # holds no claim and no transaction, so a worker stopped while waiting leaves nothing
+        # in flight.
+        await self._pacer.wait_turn(request.account_id)
+        now = await self._clock()
+        verdicts: list[_Verdict] = []
+
+        def compose(context: ReminderContext) -> str | None:
+            verdicts.append(_verdict(context, last=last, now=now))
+            return verdicts[-1].text
+
+        # One transaction reads the context and, when it says "send", claims the silence.
+        context, claim = await reminders.claim_with_context(
+            account_id=request.account_id,
+            conversation_key=request.conversation_key,
+            last_customer_message_at=last,
+            compose=compose,
+            at=now,
         )
-        account, contact, settings = context.account, context.contact, context.settings
-        if account is None or settings is None:
+        verdict = verdicts[-1]
+        account, contact = context.account, context.contact
+        if account is None:
             # No record can name a missing account (the audit belongs to it).
             activity.logger.warning(
                 "no account for conversation %s; reminder not sent", request.conversation_key
             )
             return ReminderResult(outcome=ReminderOutcome.FAILED, reason="account not found")
-        now = await self._clock()
         keys: _RecordKeys = {
             "account_id": request.account_id,
             "conversation_key": request.conversation_key,
@@ -200,60 +267,10 @@ class ConversationActivities:
             "user_id": None if contact is None else contact.recipient,
             "last_customer_message_at": last,
         }
-        if contact is None:
-            activity.logger.warning(
-                "no contact for conversation %s; reminder not sent", request.conversation_key
-            )
-            record = await reminders.record_decision(
-                **keys, outcome=ReminderOutcome.FAILED, reason="contact not found", at=now
-            )
-            return _result(record)
-
-        if not settings.enabled:
-            record = await reminders.record_decision(
-                **keys,
-                outcome=ReminderOutcome.SKIPPED_DISABLED,
-                reason="session reminders are disabled",
-                at=now,
-            )
-            # Whatever the record keeps (an earlier attempt may await its proof), the session
-            # pauses.
-            return ReminderResult(
-                outcome=ReminderOutcome.SKIPPED_DISABLED, reminder_id=record.reminder_id
-            )
-
-        due = reminder_due_at(last, settings.expiry_hours)
-        closes = window_closes_at(last)
-        if now < due and now < closes:
-            return ReminderResult(
-                outcome=ReminderOutcome.NOT_DUE,
-                expiry_hours=settings.expiry_hours,
-                retry_in_seconds=_seconds(due - now),
-            )
-        if closes - now < SEND_MARGIN:
-            return await self._too_late(keys)
-
-        try:
-            values = merge_values(
-                first_name=contact.first_name,
-                last_name=contact.last_name,
-                email=contact.email,
-                profile_name=contact.profile_name,
-                wa_id=contact.wa_id,
-                company_name=account.company_name,
-            )
-        except ValueError as err:  # a number WhatsApp itself would refuse: no retry can help
-            record = await reminders.record_decision(
-                **keys, outcome=ReminderOutcome.FAILED, reason=str(err), at=now
-            )
-            return _result(record)
-        text = render(settings.message, values)
-
-        # The pacer's turn before the claim: a wait here holds no claim, so a worker stopped
-        # while waiting leaves nothing in flight.
-        await self._pacer.wait_turn(account.phone_number_id)
-        now = await self._clock()
-        claim = await reminders.claim(**keys, text=text, at=now)
+        if claim is None:
+            return await self._decide_without_sending(verdict, keys, now=now)
+        assert contact is not None and verdict.text is not None  # a claim means "send"
+        text, closes = verdict.text, window_closes_at(last)
         record = claim.record
         maybe_sent_before = False
         if not claim.acquired:
@@ -294,6 +311,34 @@ class ConversationActivities:
             recipient=contact.recipient,
             text=text,
         )
+
+    async def _decide_without_sending(
+        self, verdict: _Verdict, keys: _RecordKeys, *, now: datetime
+    ) -> ReminderResult:
+        """Record (where there is something to record) a verdict that sends nothing."""
+        reminders = self._store.reminders
+        outcome = verdict.outcome
+        if outcome is ReminderOutcome.NOT_DUE:
+            return ReminderResult(
+                outcome=outcome,
+                expiry_hours=verdict.expiry_hours,
+                retry_in_seconds=verdict.retry_in_seconds,
+            )
+        if outcome is ReminderOutcome.SKIPPED_WINDOW_CLOSED:
+            return await self._too_late(keys)
+        assert outcome is not None and verdict.reason is not None
+        if verdict.reason == _NO_CONTACT:
+            activity.logger.warning(
+                "no contact for conversation %s; reminder not sent", keys["conversation_key"]
+            )
+        record = await reminders.record_decision(
+            **keys, outcome=outcome, reason=verdict.reason, at=now
+        )
+        if outcome is ReminderOutcome.SKIPPED_DISABLED:
+            # Whatever the record keeps (an earlier attempt may await its proof), the session
+            # pauses.
+            return ReminderResult(outcome=outcome, reminder_id=record.reminder_id)
+        return _result(record)
 
     async def _too_late(self, keys: _RecordKeys) -> ReminderResult:
         """Less than the send margin is left: settle the silence without sending."""

@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 
 
 class SendPacer:
-    """A token bucket per key (the business phone number id), shared by one worker's sends."""
+    """A token bucket per key (the account, which has one business number), shared by one
+    worker's sends."""
 
     def __init__(
         self,

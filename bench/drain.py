@@ -96,7 +96,7 @@ def _schedule(count: int, *, per_second: int, lead: float) -> list[datetime]:
     return [datetime.fromtimestamp(first + index // per_second, UTC) for index in range(count)]
 
 
-async def _wait_until(moment: datetime) -> float:
+async def wait_until(moment: datetime) -> float:
     """Sleep until ``moment``; returns how long that was (negative: it had passed)."""
     left = moment.timestamp() - time.time()
     if left > 0:
@@ -104,41 +104,68 @@ async def _wait_until(moment: datetime) -> float:
     return left
 
 
-async def sessions_round(
-    stack: Stack, population: Population, *, count: int, per_second: int, kind: str
-) -> DrainResult:
-    """Open ``count`` sessions whose reminders fall due on schedule; collect their lateness."""
+@dataclass(frozen=True)
+class DueSessions:
+    """Sessions opened through the API whose reminders fall due on a schedule."""
+
+    due_of: dict[str, datetime]  # customer number → due instant
+    first_due: datetime
+    last_due: datetime
+    setup_seconds: float
+
+
+async def open_due_sessions(
+    stack: Stack, population: Population, *, count: int, per_second: int
+) -> DueSessions:
+    """Open ``count`` sessions (signed webhooks, 25 messages per POST) whose reminders fall due
+    ``per_second`` at a time, far enough ahead for the set-up to finish; wait until it has."""
     dues = _schedule(count, per_second=per_second, lead=_lead(count))
     expiry = timedelta(hours=EXPIRY_HOURS)
     messages: list[Message] = [
         population.message(population.new_number(), sent_at=due - expiry) for due in dues
     ]
-    due_of = {m.wa_id: due for m, due in zip(messages, dues, strict=True)}
     stack.sandbox.messages.clear()
     started = time.perf_counter()
     await in_batches(WebhookSender(stack.http).send, messages, batch=25, concurrency=4)
     await stack.settle()
-    setup = time.perf_counter() - started
-    before = stack.cpu()
-    margin = await _wait_until(dues[0])
+    return DueSessions(
+        due_of={m.wa_id: due for m, due in zip(messages, dues, strict=True)},
+        first_due=dues[0],
+        last_due=dues[-1],
+        setup_seconds=time.perf_counter() - started,
+    )
 
-    deadline = dues[-1].timestamp() + GIVE_UP_AFTER
+
+async def await_reminders(stack: Stack, sessions: DueSessions) -> list[float]:
+    """Wait for the reminders to reach the stand-in Graph API; each one's lateness (s)."""
+    deadline = sessions.last_due.timestamp() + GIVE_UP_AFTER
     arrived: dict[str, float] = {}
-    while len(arrived) < count and time.time() < deadline:
+    while len(arrived) < len(sessions.due_of) and time.time() < deadline:
         await asyncio.sleep(0.2)
         for sent in stack.sandbox.messages:
             if sent.wa_id is None:
                 continue  # the bench's customers all have numbers
-            due = due_of.get(sent.wa_id)
+            due = sessions.due_of.get(sent.wa_id)
             if due is not None and sent.wa_id not in arrived:
                 arrived[sent.wa_id] = (sent.received_at - due).total_seconds()
+    return list(arrived.values())
+
+
+async def sessions_round(
+    stack: Stack, population: Population, *, count: int, per_second: int, kind: str
+) -> DrainResult:
+    """Open ``count`` sessions whose reminders fall due on schedule; collect their lateness."""
+    sessions = await open_due_sessions(stack, population, count=count, per_second=per_second)
+    before = stack.cpu()
+    margin = await wait_until(sessions.first_due)
+    lateness = await await_reminders(stack, sessions)
     await stack.settle()
     return DrainResult(
         mode="sessions",
         kind=kind,
         expected=count,
-        lateness=list(arrived.values()),
-        setup_seconds=setup,
+        lateness=lateness,
+        setup_seconds=sessions.setup_seconds,
         margin_seconds=margin,
         cpu=stack.cpu().minus(before),
     )
@@ -166,7 +193,7 @@ async def baseline_round(
     await stack.settle()
     setup = time.perf_counter() - started
     before = stack.cpu()
-    margin = await _wait_until(dues[0])
+    margin = await wait_until(dues[0])
 
     # Poll visibility (cheap) until all have completed; only then fetch the results, so the
     # fetching does not load the server during the drain.

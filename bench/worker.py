@@ -36,6 +36,7 @@ async def run(ready_file: Path) -> None:
             resources.temporal,
             task_queue=settings.temporal_task_queue,
             activities=build_activities(resources, settings),
+            sandboxed=settings.workflow_sandbox,
         )
         baseline = build_baseline_worker(
             resources.temporal, max_cached_workflows=MAX_CACHED_WORKFLOWS

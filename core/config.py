@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # How often the worker re-delivers settings versions that some running session may have
     # missed (docs/sessions.md#settings-changes).
     settings_reconcile_seconds: float = Field(default=60.0, gt=0)
+    # Extra: run the workflows in the SDK's sandbox in the worker too. Off by default: the
+    # sandbox re-imports the workflow module for every new session and wraps every activation,
+    # about half of the worker's CPU per new session; the tests run every workflow inside it,
+    # so a non-deterministic call still fails them (docs/operating.md#the-workflow-sandbox).
+    workflow_sandbox: bool = False
 
     # Where ``python -m api`` listens. Loopback by default: the placeholder secrets are only
     # safe there; the container image sets API_HOST=0.0.0.0.

@@ -26,14 +26,20 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.delivery import Delivery, StatusReport, fold_status, sender_may_finish
+from core.delivery import (
+    FINISHABLE_OUTCOMES,
+    Delivery,
+    StatusReport,
+    fold_status,
+    sender_may_finish,
+)
 from core.vocabulary import (
     DECISIONS,
     IN_FLIGHT_OUTCOMES,
@@ -41,7 +47,7 @@ from core.vocabulary import (
     ReminderOutcome,
 )
 from store.errors import InvalidCursor, ReminderNotFound
-from store.models import AccountRow, ContactRow, ReminderRow
+from store.models import AccountRow, ContactRow, ReminderRow, SessionSettingsRow
 from store.records import (
     Account,
     Contact,
@@ -49,12 +55,15 @@ from store.records import (
     ReminderContext,
     ReminderPage,
     ReminderRecord,
+    SessionSettingsRecord,
 )
-from store.settings import settings_of
+from store.settings import DEFAULT_SETTINGS
 from store.transactions import Transactions, insert, locked, to_record
 
 # Records a new attempt may take over: nothing was sent, and no status says otherwise.
 _CLAIMABLE_AGAIN = (ReminderOutcome.RETRYING, ReminderOutcome.SKIPPED_DISABLED)
+# Records the sender's own answer may still finish (``core.delivery.sender_may_finish``).
+_FINISHABLE = tuple(sorted(FINISHABLE_OUTCOMES))
 
 
 def _current(row: ReminderRow, attempt: int | None) -> bool:
@@ -105,22 +114,9 @@ class Reminders:
     # -- what the send activity reads -------------------------------------------------------
 
     async def load_context(self, *, account_id: str, conversation_key: str) -> ReminderContext:
-        """Account, contact and settings for a reminder decision: one read transaction, one
-        consistent snapshot, instead of three round trips on the worker's hot path."""
+        """Account, contact and settings for a reminder decision, in one statement."""
         async with self._tx.read() as tx:
-            account = await tx.get(AccountRow, account_id)
-            contact = await tx.scalar(
-                select(ContactRow).where(
-                    ContactRow.account_id == account_id,
-                    ContactRow.conversation_key == conversation_key,
-                )
-            )
-            settings = await settings_of(tx, account_id)
-            return ReminderContext(
-                account=None if account is None else to_record(Account, account),
-                contact=None if contact is None else to_record(Contact, contact),
-                settings=settings,
-            )
+            return await _context(tx, account_id, conversation_key)
 
     # -- the never-duplicate protocol -------------------------------------------------------
 
@@ -150,45 +146,40 @@ class Reminders:
             last_customer_message_at=last_customer_message_at,
             now=now,
         )
-        key = new["idempotency_key"]
         async with self._tx.write() as tx:
-            inserted = await tx.scalar(
-                insert(tx, ReminderRow)
-                .values(
-                    **new, outcome=ReminderOutcome.PENDING, text=text, attempts=1, decided_at=now
-                )
-                .on_conflict_do_nothing(index_elements=[ReminderRow.idempotency_key])
-                .returning(ReminderRow)
-            )
-            if inserted is not None:
-                return ReminderClaim(record=to_record(ReminderRecord, inserted), acquired=True)
+            return await _claim(tx, new, text=text, now=now)
 
-            # The condition on outcome is what makes a re-claim exclusive: PostgreSQL re-checks
-            # it after waiting for a concurrent updater, SQLite runs writers one at a time.
-            reclaimed = await tx.scalar(
-                update(ReminderRow)
-                .where(
-                    ReminderRow.idempotency_key == key,
-                    ReminderRow.outcome.in_(_CLAIMABLE_AGAIN),
-                    # A status proves an earlier send: never again, whatever the outcome says.
-                    ReminderRow.delivery_status.is_(None),
-                )
-                .values(
-                    outcome=ReminderOutcome.PENDING,
-                    attempts=ReminderRow.attempts + 1,
-                    text=text,
-                    decided_at=now,
-                )
-                .returning(ReminderRow)
-            )
-            if reclaimed is not None:
-                return ReminderClaim(record=to_record(ReminderRecord, reclaimed), acquired=True)
+    async def claim_with_context(
+        self,
+        *,
+        account_id: str,
+        conversation_key: str,
+        last_customer_message_at: datetime,
+        compose: Callable[[ReminderContext], str | None],
+        at: datetime | None = None,
+    ) -> tuple[ReminderContext, ReminderClaim | None]:
+        """Read what a reminder decision needs and claim the silence, in one transaction.
 
-            existing = await tx.scalar(
-                select(ReminderRow).where(ReminderRow.idempotency_key == key)
+        ``compose`` gets the context and returns the text to send, or None when the context
+        says not to send now (no claim is made then, and the caller decides what to record).
+        The send activity's hot path: one transaction before the request, one after.
+        """
+        now = self._tx.now(at)
+        async with self._tx.write() as tx:
+            context = await _context(tx, account_id, conversation_key)
+            text = compose(context)
+            if text is None:
+                return context, None
+            contact = context.contact
+            new = _new_row(
+                account_id=account_id,
+                conversation_key=conversation_key,
+                wa_id=None if contact is None else contact.wa_id,
+                user_id=None if contact is None else contact.recipient,
+                last_customer_message_at=last_customer_message_at,
+                now=now,
             )
-            assert existing is not None  # the insert conflicted on this key
-            return ReminderClaim(record=to_record(ReminderRecord, existing), acquired=False)
+            return context, await _claim(tx, new, text=text, now=now)
 
     async def finish(
         self,
@@ -211,7 +202,27 @@ class Reminders:
         if outcome not in DECISIONS:
             raise ValueError(f"{outcome!r} is not a decision")
         now = self._tx.now(at)
+        decided: dict[str, Any] = {
+            "outcome": outcome,
+            "reason": reason,
+            "error_code": error_code,
+            "decided_at": now,
+        }
+        if message_id is not None:
+            decided["message_id"] = message_id
+        conditions = [
+            ReminderRow.reminder_id == reminder_id,
+            ReminderRow.outcome.in_(_FINISHABLE),
+        ]
+        if attempt is not None:
+            conditions.append(ReminderRow.attempts == attempt)
         async with self._tx.write() as tx:
+            # The usual case in one statement: the record is still this attempt's to finish.
+            finished = await tx.scalar(
+                update(ReminderRow).where(*conditions).values(**decided).returning(ReminderRow)
+            )
+            if finished is not None:
+                return to_record(ReminderRecord, finished)
             row = await _locked_reminder(tx, reminder_id)
             if sender_may_finish(ReminderOutcome(row.outcome)) and _current(row, attempt):
                 row.outcome = outcome
@@ -543,6 +554,74 @@ async def _locked_reminder(tx: AsyncSession, reminder_id: str) -> ReminderRow:
     if row is None:
         raise ReminderNotFound(reminder_id)
     return row
+
+
+async def _context(tx: AsyncSession, account_id: str, conversation_key: str) -> ReminderContext:
+    """Account, settings and the conversation's contact: one SELECT, one consistent snapshot."""
+    result = await tx.execute(
+        select(AccountRow, SessionSettingsRow, ContactRow)
+        .outerjoin(SessionSettingsRow, SessionSettingsRow.account_id == AccountRow.account_id)
+        .outerjoin(
+            ContactRow,
+            and_(
+                ContactRow.account_id == AccountRow.account_id,
+                ContactRow.conversation_key == conversation_key,
+            ),
+        )
+        .where(AccountRow.account_id == account_id)
+    )
+    found = result.one_or_none()
+    if found is None:
+        return ReminderContext(account=None, contact=None, settings=None)
+    account, settings, contact = found
+    return ReminderContext(
+        account=to_record(Account, account),
+        contact=None if contact is None else to_record(Contact, contact),
+        settings=DEFAULT_SETTINGS
+        if settings is None
+        else to_record(SessionSettingsRecord, settings),
+    )
+
+
+async def _claim(
+    tx: AsyncSession, new: dict[str, Any], *, text: str, now: datetime
+) -> ReminderClaim:
+    """Insert the silence's record as ``pending``, or take a claimable one over, or return the
+    record as it is (not acquired)."""
+    key = new["idempotency_key"]
+    inserted = await tx.scalar(
+        insert(tx, ReminderRow)
+        .values(**new, outcome=ReminderOutcome.PENDING, text=text, attempts=1, decided_at=now)
+        .on_conflict_do_nothing(index_elements=[ReminderRow.idempotency_key])
+        .returning(ReminderRow)
+    )
+    if inserted is not None:
+        return ReminderClaim(record=to_record(ReminderRecord, inserted), acquired=True)
+
+    # The condition on outcome is what makes a re-claim exclusive: PostgreSQL re-checks it
+    # after waiting for a concurrent updater, SQLite runs writers one at a time.
+    reclaimed = await tx.scalar(
+        update(ReminderRow)
+        .where(
+            ReminderRow.idempotency_key == key,
+            ReminderRow.outcome.in_(_CLAIMABLE_AGAIN),
+            # A status proves an earlier send: never again, whatever the outcome says.
+            ReminderRow.delivery_status.is_(None),
+        )
+        .values(
+            outcome=ReminderOutcome.PENDING,
+            attempts=ReminderRow.attempts + 1,
+            text=text,
+            decided_at=now,
+        )
+        .returning(ReminderRow)
+    )
+    if reclaimed is not None:
+        return ReminderClaim(record=to_record(ReminderRecord, reclaimed), acquired=True)
+
+    existing = await tx.scalar(select(ReminderRow).where(ReminderRow.idempotency_key == key))
+    assert existing is not None  # the insert conflicted on this key
+    return ReminderClaim(record=to_record(ReminderRecord, existing), acquired=False)
 
 
 # -- cursors ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ transaction; the word "session" is kept for the product's sessions.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +37,14 @@ class Transactions:
     ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
+        # SQLite has one writer at a time, and its waiters poll (busy_timeout) instead of
+        # queueing: under a burst, a writer can lose every poll for seconds and fail with
+        # "database is locked". One in-process queue makes this process's writers take turns
+        # in order, so SQLite sees at most one waiter per process. PostgreSQL locks rows and
+        # needs none of this.
+        bind = sessionmaker.kw.get("bind")
+        is_sqlite = bind is not None and bind.dialect.name == "sqlite"
+        self._writers: asyncio.Lock | None = asyncio.Lock() if is_sqlite else None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -45,11 +54,20 @@ class Transactions:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A transaction that will write (SQLite: BEGIN IMMEDIATE, see ``store.db``)."""
-        async with self._sessionmaker() as tx, tx.begin():
+        """A transaction that will write (SQLite: BEGIN IMMEDIATE, see ``store.db``, after this
+        process's earlier writers)."""
+        async with self._turn(), self._sessionmaker() as tx, tx.begin():
             # Procure the connection now, flagged, so SQLite starts with BEGIN IMMEDIATE.
             await tx.connection(execution_options={WRITE_INTENT: True})
             yield tx
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        if self._writers is None:
+            yield
+            return
+        async with self._writers:
+            yield
 
     def now(self, at: datetime | None = None) -> datetime:
         """``at`` if given (callers stamp decisions with their own clock), else the clock's now."""

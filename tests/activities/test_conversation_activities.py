@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -237,7 +237,7 @@ async def test_less_than_a_minute_left_sends_nothing(world: World) -> None:
     assert sandbox_state(world.sandbox).messages == []
 
 
-async def test_the_clock_is_read_again_right_before_the_request(world: World) -> None:
+async def test_a_long_pacer_queue_is_measured_before_deciding(world: World) -> None:
     class SlowPacer(SendPacer):
         async def wait_turn(self, key: str) -> None:
             world.advance(seconds=45)  # a long queue for this business number
@@ -247,6 +247,28 @@ async def test_the_clock_is_read_again_right_before_the_request(world: World) ->
     result = await world.send()
     assert result.outcome is ReminderOutcome.SKIPPED_WINDOW_CLOSED
     assert sandbox_state(world.sandbox).messages == []
+
+
+async def test_the_clock_is_read_again_right_before_the_request(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reminders = world.store.reminders
+    claim_with_context = reminders.claim_with_context
+
+    async def slow_claim(**kwargs: Any) -> Any:
+        claimed = await claim_with_context(**kwargs)
+        world.advance(seconds=45)  # the claim waited that long on the database
+        return claimed
+
+    monkeypatch.setattr(reminders, "claim_with_context", slow_claim)
+    world.clock[0] = T + timedelta(hours=24, seconds=-90)  # 90 s left when the attempt starts
+    result = await world.send()
+    assert result.outcome is ReminderOutcome.SKIPPED_WINDOW_CLOSED
+    assert result.reason == "less than a minute of the 24-hour window was left"
+    assert sandbox_state(world.sandbox).messages == []
+    # Decided after the claim: the silence's record was claimed, then settled unsent.
+    (record,) = (await reminders.page(account_id="acme")).items
+    assert record.attempts == 1
 
 
 async def test_disabled_after_a_release_is_the_one_record(world: World) -> None:

@@ -38,3 +38,11 @@ def test_production_refuses_the_placeholder_secrets(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("ENVIRONMENT", "development")
     monkeypatch.setenv("API_TOKEN", DEV_PLACEHOLDER)
     assert Settings(_env_file=None).environment == "development"
+
+
+def test_the_worker_runs_workflows_outside_the_sandbox_unless_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings(_env_file=None).workflow_sandbox is False
+    monkeypatch.setenv("WORKFLOW_SANDBOX", "true")
+    assert Settings(_env_file=None).workflow_sandbox is True

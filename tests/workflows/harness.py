@@ -182,8 +182,13 @@ async def conversation(
     max_history_events: int = 10_000,
     whatsapp_timeout: float = 5.0,
     clock_offset: timedelta = timedelta(0),
+    sandboxed: bool = True,
 ) -> AsyncIterator[Conversation]:
-    """A migrated SQLite store with one account, a worker, and the sandbox as Graph API."""
+    """A migrated SQLite store with one account, a worker, and the sandbox as Graph API.
+
+    The worker runs the workflow inside the SDK's sandbox (so a non-deterministic call fails
+    the tests) unless ``sandboxed`` is False, as the production worker does by default.
+    """
     database_url = f"sqlite+aiosqlite:///{database_dir / 'sessions.db'}"
     await migrate(database_url)
     engine = create_engine(database_url)
@@ -221,7 +226,9 @@ async def conversation(
             activities=activities,
             max_history_events=max_history_events,
         )
-        async with build_worker(env.client, task_queue=task_queue, activities=activities):
+        async with build_worker(
+            env.client, task_queue=task_queue, activities=activities, sandboxed=sandboxed
+        ):
             try:
                 yield world
             finally:

@@ -35,6 +35,10 @@ async def settle(conv: Conversation) -> None:
     await asyncio.sleep(0.5)
 
 
+# Also on the runner the production worker uses by default (WORKFLOW_SANDBOX=false).
+@pytest.mark.parametrize(
+    "conv", [{}, {"sandboxed": False}], indirect=True, ids=["sandboxed", "unsandboxed"]
+)
 async def test_exactly_expiry_hours_of_silence_sends_one_reminder(conv: Conversation) -> None:
     start = await conv.now()
     await conv.customer_writes()
