@@ -17,7 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -29,7 +33,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.conversation import ConversationActivities
 from activities.settings import SettingsActivities
-from boot import Resources, open_resources
+from boot import Resources, open_resources, run_event_loop
 from core.config import Settings, get_settings
 from core.contract import SettingsDelivery
 from core.temporal import deliver_settings
@@ -123,6 +127,43 @@ async def reconcile_forever(
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
+def run_processes(
+    count: int, metrics_address: str | None, *, command: Sequence[str] | None = None
+) -> int:
+    """Run ``count`` worker processes until SIGTERM/SIGINT; returns the exit code.
+
+    The signal is passed on, and each process drains its own in-flight work. When one process
+    ends on its own (a crash), the others are stopped too and its exit code is returned, so the
+    supervisor (compose, Kubernetes, systemd) restarts the whole group instead of running it
+    short. Process ``i`` serves metrics on the configured port + ``i``. ``command`` replaces
+    ``python -m worker`` (tests).
+    """
+    argv = list(command or [sys.executable, "-m", "worker"])
+    children: list[subprocess.Popen[bytes]] = []
+    for index in range(count):
+        env = {**os.environ, "WORKER_PROCESSES": "1"}
+        if metrics_address is not None:
+            host, _, port = metrics_address.rpartition(":")
+            env["WORKER_METRICS_ADDRESS"] = f"{host}:{int(port) + index}"
+        children.append(subprocess.Popen(argv, env=env))
+    logger.info("running %d worker processes: %s", count, [c.pid for c in children])
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    while all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    first = next(child for child in children if child.poll() is not None)
+    forward(signal.SIGTERM, None)
+    codes = [child.wait() for child in children]
+    logger.info("worker processes ended: %s", codes)
+    return first.returncode or max(codes)
+
+
 def _runtime(settings: Settings) -> Runtime | None:
     """A runtime exporting Prometheus metrics when an address is configured."""
     if settings.worker_metrics_address is None:
@@ -163,10 +204,13 @@ async def run(settings: Settings, *, stop: asyncio.Event) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: run until SIGTERM/SIGINT."""
+    """Entry point: run until SIGTERM/SIGINT (``WORKER_PROCESSES`` > 1: that many processes)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    settings = get_settings()
+    if settings.worker_processes > 1:
+        sys.exit(run_processes(settings.worker_processes, settings.worker_metrics_address))
     # httpx logs every request at INFO: one line per reminder is noise (and CPU) at volume;
     # the audit trail already records each send.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -176,9 +220,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await run(get_settings(), stop=stop)
+        await run(settings, stop=stop)
 
-    asyncio.run(_main())
+    run_event_loop(_main())
 
 
 if __name__ == "__main__":

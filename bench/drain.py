@@ -274,7 +274,7 @@ async def main_async() -> None:
     count = args.reminders or (200 if quick else 1000)
     rounds = args.rounds or (1 if quick else 2)
     steady_seconds = args.steady_seconds or (10 if quick else 30)
-    async with open_stack() as stack:
+    async with open_stack(worker_processes=args.worker_processes, database=args.database) as stack:
         accounts = await stack.add_accounts(args.accounts, enabled=True, expiry_hours=EXPIRY_HOURS)
         population = Population(accounts)
         print(

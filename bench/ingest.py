@@ -149,7 +149,7 @@ async def main_async() -> None:
     rounds = args.rounds or (1 if quick else 3)
     duration = args.duration or (3.0 if quick else 10.0)
     warm = args.warmup_conversations or (100 if quick else 500)
-    async with open_stack() as stack:
+    async with open_stack(worker_processes=args.worker_processes, database=args.database) as stack:
         accounts = await stack.add_accounts(args.accounts, enabled=True, expiry_hours=23)
         population = Population(accounts)
         print(

@@ -69,7 +69,7 @@ async def main_async() -> None:
     quick = args.quick
     rounds = args.rounds or (1 if quick else 2)
     duration = args.duration or (5.0 if quick else 20.0)
-    async with open_stack() as stack:
+    async with open_stack(worker_processes=args.worker_processes, database=args.database) as stack:
         accounts = await stack.add_accounts(args.accounts, enabled=True, expiry_hours=23)
         population = Population(accounts)
         print(

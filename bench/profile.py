@@ -205,7 +205,7 @@ async def main_async() -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     rate = args.rate
     lines: list[str] = []
-    async with open_stack() as stack:
+    async with open_stack(worker_processes=args.worker_processes, database=args.database) as stack:
         accounts = await stack.add_accounts(25, enabled=True, expiry_hours=EXPIRY_HOURS)
         population = Population(accounts)
         sender = WebhookSender(stack.http)

@@ -24,6 +24,15 @@ def parser(description: str) -> argparse.ArgumentParser:
     result.add_argument(
         "--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON lines go"
     )
+    result.add_argument(
+        "--worker-processes", type=int, default=1, help="worker processes on the task queues"
+    )
+    result.add_argument(
+        "--database",
+        choices=["sqlite", "postgres"],
+        default="sqlite",
+        help="the service's database (postgres: a fresh database on BENCH_POSTGRES_URL)",
+    )
     return result
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.report import parser, table
 
-SCENARIOS = ("ingest", "latency", "drain", "scale")
+SCENARIOS = ("ingest", "latency", "drain", "arm", "reach", "scale")
 
 
 def _last(results_dir: Path, scenario: str) -> dict[str, Any] | None:
@@ -79,6 +79,26 @@ def _summary_rows(results_dir: Path, ran: list[str]) -> list[list[object]]:
                     "p99 ≤ 1 s",
                 ]
             )
+        elif scenario == "arm":
+            rates = result["rate_per_s"]
+            rows.append(
+                [
+                    "arming rate sessions/baseline",
+                    f"{rates['sessions']:.0f} / {rates['baseline']:.0f} per s",
+                    f"{result['ratio']:.2f}",
+                    "≥ 0.8",
+                ]
+            )
+        elif scenario == "reach":
+            rates = result["rate_per_s"]
+            rows.append(
+                [
+                    "settings reach signals sessions/bare",
+                    f"{rates['sessions']:.0f} / {rates['baseline']:.0f} per s",
+                    f"{result['ratio']:.2f}",
+                    "≥ 0.8, all sent",
+                ]
+            )
         elif scenario == "scale":
             ratios = result["ratio_size_over_empty"]
             rss = result["worker_rss_mib"]
@@ -116,6 +136,7 @@ def main() -> None:
         argv = [sys.executable, "-m", f"bench.{scenario}", "--results-dir", str(args.results_dir)]
         if args.quick:
             argv.append("--quick")
+        argv += ["--worker-processes", str(args.worker_processes), "--database", args.database]
         if scenario == "scale" and args.scale_sessions:
             argv += ["--sessions", str(args.scale_sessions)]
         print(f"=== bench.{scenario} {'(quick)' if args.quick else ''}", flush=True)

@@ -75,7 +75,7 @@ async def main_async() -> None:
     total = args.sessions or (5_000 if quick else 100_000)
     rounds = args.rounds or (1 if quick else 2)
     duration = args.duration or (3.0 if quick else 10.0)
-    async with open_stack() as stack:
+    async with open_stack(worker_processes=args.worker_processes, database=args.database) as stack:
         accounts = await stack.add_accounts(args.accounts, enabled=True, expiry_hours=23)
         population = Population(accounts)
         rss_start = rss_mib(stack.pids["worker"])

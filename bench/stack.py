@@ -75,6 +75,8 @@ class Stack:
     sandbox_url: str
     pids: dict[str, int]
     temporal_journal_mode: str
+    database: str = "sqlite"
+    extra_workers: list[int] = field(default_factory=list)
     accounts: list[BenchAccount] = field(default_factory=list)
 
     def key(self, account: BenchAccount, wa_id: str) -> str:
@@ -82,7 +84,13 @@ class Stack:
         return conversation_key(secret=KEY_SECRET, account_id=account.account_id, wa_id=wa_id)
 
     def cpu(self) -> CpuSnapshot:
-        return CpuSnapshot.take(self.pids)
+        """CPU seconds so far; "worker" counts every worker process."""
+        snapshot = CpuSnapshot.take(self.pids)
+        if not self.extra_workers:
+            return snapshot
+        seconds = dict(snapshot.seconds)
+        seconds["worker"] += sum(cpu_seconds(pid) for pid in self.extra_workers)
+        return CpuSnapshot(seconds)
 
     async def settle(
         self, *, busy_fraction: float = 0.08, window: float = 0.5, timeout: float = 120.0
@@ -94,6 +102,7 @@ class Stack:
         """
         started = time.perf_counter()
         watched = {name: pid for name, pid in self.pids.items() if name != "bench"}
+        watched |= {f"worker-{i + 2}": pid for i, pid in enumerate(self.extra_workers)}
         while time.perf_counter() - started < timeout:
             before = {name: cpu_seconds(pid) for name, pid in watched.items()}
             await asyncio.sleep(window)
@@ -107,8 +116,8 @@ class Stack:
     ) -> list[BenchAccount]:
         """Create ``count`` accounts through the management API, with reminder settings.
 
-        Concurrently: saving settings starts a batch-signal job on the server (the broadcast to
-        running sessions), which takes seconds even when there is no session to tell.
+        Concurrently: saving settings starts the account's settings-propagation workflow,
+        which lists and signals its running sessions.
         """
         first = len(self.accounts)
         created = [
@@ -248,12 +257,23 @@ async def _wait_for(what: str, probe: object, child: _Child, *, timeout: float =
 
 
 @asynccontextmanager
-async def open_stack(*, keep_dir: bool = False) -> AsyncIterator[Stack]:
-    """Start the whole stack in a fresh temporary directory; stop it (and delete it) after."""
+async def open_stack(
+    *, keep_dir: bool = False, worker_processes: int = 1, database: str = "sqlite"
+) -> AsyncIterator[Stack]:
+    """Start the whole stack in a fresh temporary directory; stop it (and delete it) after.
+
+    ``worker_processes`` worker processes poll the same task queues; ``database`` is
+    ``sqlite`` (a file in the directory) or ``postgres`` (a database created for the run on
+    ``BENCH_POSTGRES_URL``'s server, dropped after it).
+    """
     async with AsyncExitStack() as stack:
         tmp_dir = Path(tempfile.mkdtemp(prefix="wa-bench-"))
         if not keep_dir:
             stack.callback(_remove_tree, tmp_dir)
+        if database == "postgres":
+            database_url = await stack.enter_async_context(_postgres_database())
+        else:
+            database_url = f"sqlite+aiosqlite:///{tmp_dir / 'sessions.db'}"
         temporal_binary = venv_binary("temporal")
         temporal_db = tmp_dir / "temporal.db"
         env = await WorkflowEnvironment.start_local(
@@ -277,7 +297,7 @@ async def open_stack(*, keep_dir: bool = False) -> AsyncIterator[Stack]:
         api_port = _free_port()
         service_env = _service_env(
             temporal_address=env.client.service_client.config.target_host,
-            database_url=f"sqlite+aiosqlite:///{tmp_dir / 'sessions.db'}",
+            database_url=database_url,
             sandbox_url=sandbox_url,
             port=api_port,
         )
@@ -303,19 +323,22 @@ async def open_stack(*, keep_dir: bool = False) -> AsyncIterator[Stack]:
 
         await _wait_for("API", api_ready, api)
 
-        ready_file = tmp_dir / "worker.ready"
-        worker = _Child(
-            "worker",
-            [python, "-m", "bench.worker", str(ready_file)],
-            env=service_env,
-            log=tmp_dir / "worker.log",
-        )
-        stack.push_async_callback(worker.stop)
+        workers: list[_Child] = []
+        for index in range(worker_processes):
+            ready_file = tmp_dir / f"worker-{index}.ready"
+            worker = _Child(
+                "worker",
+                [python, "-m", "bench.worker", str(ready_file)],
+                env=service_env,
+                log=tmp_dir / f"worker-{index}.log",
+            )
+            stack.push_async_callback(worker.stop)
 
-        async def worker_ready() -> bool:
-            return ready_file.exists()
+            async def worker_ready(ready_file: Path = ready_file) -> bool:
+                return ready_file.exists()
 
-        await _wait_for("worker", worker_ready, worker)
+            await _wait_for("worker", worker_ready, worker)
+            workers.append(worker)
 
         yield Stack(
             tmp_dir=tmp_dir,
@@ -327,11 +350,34 @@ async def open_stack(*, keep_dir: bool = False) -> AsyncIterator[Stack]:
             pids={
                 "bench": os.getpid(),
                 "api": api.pid,
-                "worker": worker.pid,
+                "worker": workers[0].pid,
                 "temporal": temporal_pid,
             },
             temporal_journal_mode=journal_mode,
+            database=database,
+            extra_workers=[w.pid for w in workers[1:]],
         )
+
+
+@asynccontextmanager
+async def _postgres_database() -> AsyncIterator[str]:
+    """A PostgreSQL database of its own for one run, on ``BENCH_POSTGRES_URL``'s server."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    admin_url = make_url(
+        os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    )
+    name = f"bench_{os.getpid()}_{int(time.time())}"
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.dispose()
 
 
 def _journal_mode(path: Path) -> str:

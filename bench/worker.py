@@ -1,9 +1,10 @@
 """The worker process of the benchmarks: the service's worker plus the drain baseline's.
 
 ``python -m bench.worker READY_FILE`` builds the service's worker exactly as ``worker.py`` does
-(``boot.open_resources``, ``worker.build_activities`` and ``worker.build_worker``, configuration
-from the environment) and, next to it on the same client, the baseline worker of
-``bench.baseline``. It writes ``READY_FILE`` once both poll, and stops on SIGTERM/SIGINT.
+(``boot.open_resources``, ``worker.build_activities`` and ``worker.build_worker`` with the
+settings propagation, configuration from the environment; the reconciler is left out) and,
+next to it on the same client, the baseline worker of ``bench.baseline``. It writes
+``READY_FILE`` once both poll, and stops on SIGTERM/SIGINT.
 
 A subprocess, not a task in the benchmark's own process: the load generator must not share an
 event loop (and the GIL) with the worker, a real deployment runs it on its own, and the scale
@@ -18,8 +19,9 @@ import signal
 import sys
 from pathlib import Path
 
+from activities.settings import SettingsActivities
 from bench.baseline import build_baseline_worker
-from boot import open_resources
+from boot import open_resources, run_event_loop
 from core.config import get_settings
 from worker import MAX_CACHED_WORKFLOWS, build_activities, build_worker
 
@@ -36,10 +38,15 @@ async def run(ready_file: Path) -> None:
             resources.temporal,
             task_queue=settings.temporal_task_queue,
             activities=build_activities(resources, settings),
+            settings_activities=SettingsActivities(
+                store=resources.store, temporal=resources.temporal
+            ),
             sandboxed=settings.workflow_sandbox,
         )
         baseline = build_baseline_worker(
-            resources.temporal, max_cached_workflows=MAX_CACHED_WORKFLOWS
+            resources.temporal,
+            max_cached_workflows=MAX_CACHED_WORKFLOWS,
+            sandboxed=settings.workflow_sandbox,
         )
         async with service, baseline:
             ready_file.write_text("ready\n")
@@ -50,7 +57,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(run(Path(sys.argv[1])))
+    run_event_loop(run(Path(sys.argv[1])))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # about half of the worker's CPU per new session; the tests run every workflow inside it,
     # so a non-deterministic call still fails them (docs/operating.md#the-workflow-sandbox).
     workflow_sandbox: bool = False
+    # Extra: worker processes ``python worker.py`` runs (one per core is the usual choice): one
+    # Python process uses one core at most, and every process polls the same task queue.
+    worker_processes: int = Field(default=1, ge=1, le=64)
 
     # Where ``python -m api`` listens. Loopback by default: the placeholder secrets are only
     # safe there; the container image sets API_HOST=0.0.0.0.
