@@ -166,6 +166,8 @@ class WebhookIngest:
                 identity=identity,
             ),
             profile_name=profile_name,
+            # Never seen by this process: most often a customer writing for the first time.
+            likely_new=not self._cache.knows(account_id, identity),
         )
         self._cache.remember_contact(contact)
         return contact.conversation_key

@@ -75,6 +75,11 @@ class IngestCache:
         )
         return None if news else contact.conversation_key
 
+    def knows(self, account_id: str, identity: CustomerIdentity) -> bool:
+        """Whether a stored contact was seen under one of these identifiers (even if its entry
+        has expired since): such a customer is not new."""
+        return any((account_id, label) in self._contacts for label in identity.labels)
+
     def remember_contact(self, contact: Contact) -> None:
         """The contact as stored, under every identifier it is known by."""
         expires = self._monotonic() + CONTACT_TTL

@@ -45,14 +45,24 @@ class Contacts:
         identity: CustomerIdentity,
         new_key: str,
         profile_name: str | None,
+        likely_new: bool = False,
     ) -> Contact:
         """The contact a webhook's sender is, created (with ``new_key``) or completed.
 
         Identifiers and names the webhook brings that the contact lacks are stored; the
         contact's own first/last name and email are never touched. This runs for every
         inbound conversation, so the common case (known contact, nothing new) is a plain read:
-        no write transaction, no wait for SQLite's single writer lock.
+        no write transaction, no wait for SQLite's single writer lock. A sender the caller
+        believes new (``likely_new``: not in its cache) is inserted first instead: one write
+        transaction rather than a read and a write, and the read path follows only when the
+        insert finds the customer already there.
         """
+        if likely_new and identity.parent_user_id is None:
+            # Without a parent BSUID, "some contact shares an identifier" is exactly "the insert
+            # conflicts on a unique column", so an insert that goes in is the whole answer.
+            created = await self._insert(account_id, new_key, identity, profile_name)
+            if created is not None:
+                return created
         async with self._tx.read() as tx:
             found = await _matching(tx, account_id, identity)
         chosen = _choose(found, identity)
@@ -76,6 +86,21 @@ class Contacts:
             if values:
                 chosen = await _update(tx, chosen, updated_at=now, **values)
             return to_record(Contact, chosen)
+
+    async def _insert(
+        self,
+        account_id: str,
+        key: str,
+        identity: CustomerIdentity,
+        profile_name: str | None,
+    ) -> Contact | None:
+        """Insert a new contact; None when one of its identifiers (or its key) is taken."""
+        row = _new(account_id, key, identity, self._tx.now()) | {"profile_name": profile_name}
+        async with self._tx.write() as tx:
+            result = await tx.execute(insert(tx, ContactRow).values(**row).on_conflict_do_nothing())
+            if getattr(result, "rowcount", 0) != 1:
+                return None
+        return Contact(**row, first_name=None, last_name=None, email=None)
 
     async def find(self, *, account_id: str, identity: CustomerIdentity) -> Contact | None:
         """The contact any of these identifiers names (the one by number when two do)."""

@@ -22,6 +22,16 @@ def phone(wa_id: str) -> CustomerIdentity:
     return CustomerIdentity(wa_id=wa_id)
 
 
+class Sender:
+    likely_new = False
+
+
+@pytest.fixture(autouse=True, params=[False, True], ids=["read-first", "insert-first"])
+def _insert_first(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every rule holds whether the webhook believes the sender new (insert first) or not."""
+    monkeypatch.setattr(Sender, "likely_new", bool(request.param))
+
+
 async def sender(
     store: Store,
     account_id: str,
@@ -30,7 +40,11 @@ async def sender(
     profile_name: str | None = None,
 ) -> Contact:
     return await store.contacts.resolve_sender(
-        account_id=account_id, identity=identity, new_key=key, profile_name=profile_name
+        account_id=account_id,
+        identity=identity,
+        new_key=key,
+        profile_name=profile_name,
+        likely_new=Sender.likely_new,
     )
 
 
@@ -304,3 +318,19 @@ async def test_api_contact_by_bsuid_is_the_webhook_customer(store: Store, accoun
         "M",
         "15550008888",
     )
+
+
+async def test_a_sender_believed_new_but_known_is_completed_not_duplicated(
+    store: Store, account_id: str
+) -> None:
+    await store.contacts.resolve_sender(
+        account_id=account_id, identity=phone("15550077"), new_key="k77", profile_name="Ann"
+    )
+    again = await store.contacts.resolve_sender(
+        account_id=account_id,
+        identity=CustomerIdentity(wa_id="15550077", user_id=BSUID),
+        new_key="other",
+        profile_name="Anna",
+        likely_new=True,
+    )
+    assert (again.conversation_key, again.user_id, again.profile_name) == ("k77", BSUID, "Anna")
