@@ -66,7 +66,7 @@ _WAITING = re.compile(
 _PLUMBING = re.compile(
     r"^(<frozen runpy>|asyncio\.(runners|base_events|events)\.|threading\.|uvloop"
     r"|concurrent\.futures\.thread\.|uvicorn\.(main|server|_compat)\.|api\.(app|__main__)\."
-    r"|bench\.worker\.)"
+    r"|bench\.worker\.|boot\.run_event_loop)"
 )
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^:()]*)(?::\d+)?\)$")
 
