@@ -23,14 +23,13 @@ from typing import Any
 
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
-from bench.baseline import MESSAGE_SIGNAL, SignalBaselineWorkflow
+from bench.baseline import BASELINE_TASK_QUEUE, MESSAGE_SIGNAL, SignalBaselineWorkflow
 from bench.load import Population, WebhookSender, in_batches
-from bench.report import parser, save, table
+from bench.report import alternate, cpu_per, parser, rate_by_mode, save, table
 from bench.stack import Stack, open_stack
 from core.temporal_names import ACCOUNT_ID
 
 TARGET_RATIO = 0.8
-BASELINE_TASK_QUEUE = "bench-baseline"
 GIVE_UP_AFTER = 600.0
 
 
@@ -96,7 +95,7 @@ def _row(
         "accepted_s": round(accepted, 2),
         "all_waiting_s": round(elapsed, 2),
         "rate_per_s": round(count / elapsed, 1),
-        "cpu_ms_per_session": {k: round(v * 1000 / count, 2) for k, v in cpu.items()},
+        "cpu_ms_per_session": cpu_per(cpu, count),
     }
 
 
@@ -106,20 +105,13 @@ async def main_async() -> None:
     rounds = args.rounds or (1 if args.quick else 2)
     async with open_stack(worker_processes=args.worker_processes, database=args.database) as stack:
         print(f"arm: {count} new sessions × {rounds} round(s) per mode", flush=True)
-        rows = []
-        for index in range(rounds):
-            for mode in ("baseline", "sessions"):
-                if mode == "sessions":
-                    row = await sessions_round(stack, count=count, index=index)
-                else:
-                    row = await baseline_round(stack, count=count, index=index)
-                rows.append(row)
-                print(f"  {row}", flush=True)
-        rates = {
-            mode: sum(r["sessions"] for r in rows if r["mode"] == mode)
-            / sum(r["all_waiting_s"] for r in rows if r["mode"] == mode)
-            for mode in ("sessions", "baseline")
-        }
+
+        async def run(mode: str, index: int) -> dict[str, Any]:
+            one = sessions_round if mode == "sessions" else baseline_round
+            return await one(stack, count=count, index=index)
+
+        rows = await alternate(rounds, run)
+        rates = rate_by_mode(rows, count="sessions", seconds="all_waiting_s")
         ratio = rates["sessions"] / rates["baseline"]
         print(
             table(

@@ -29,16 +29,15 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 
 from bench.arm import until_waiting
-from bench.baseline import GO_SIGNAL, MESSAGE_SIGNAL, SignalBaselineWorkflow
+from bench.baseline import BASELINE_TASK_QUEUE, GO_SIGNAL, MESSAGE_SIGNAL, SignalBaselineWorkflow
 from bench.drain import GIVE_UP_AFTER
 from bench.load import Population, WebhookSender, in_batches
-from bench.report import parser, save, table
+from bench.report import alternate, cpu_per, parser, rate_by_mode, save, table
 from bench.stack import Stack, open_stack
 from core.clock import utc_now
 from core.temporal_names import settings_workflow_id
 
 TARGET_RATIO = 0.8
-BASELINE_TASK_QUEUE = "bench-baseline"
 
 
 async def sessions_round(stack: Stack, *, count: int, index: int) -> dict[str, Any]:
@@ -50,17 +49,19 @@ async def sessions_round(stack: Stack, *, count: int, index: int) -> dict[str, A
     await in_batches(WebhookSender(stack.http).send, messages, batch=25, concurrency=4)
     query = f'AccountId = "{account.account_id}" AND SessionState = "waiting"'
     await until_waiting(stack, query, count, time.perf_counter())
+    # The account's first save is still being delivered (a second pass follows 10 s after the
+    # first): a save during that wait is only taken up after it, which is not what is measured.
+    handle = stack.client.get_workflow_handle(settings_workflow_id(account.account_id))
+    await handle.result()
     await stack.settle()
     stack.sandbox.messages.clear()
     before = stack.cpu()
-    started = time.perf_counter()
+    started, put_at = time.perf_counter(), time.time()
     await stack.save_settings(account, enabled=True, expiry_hours=1)
-    put_at = time.time()
     # The PUT started the account's propagation run. Its first signal pass ends when every
     # session listed was signalled (a second pass follows 10 s later, for late starters).
-    handle = stack.client.get_workflow_handle(settings_workflow_id(account.account_id))
     await handle.result()
-    signalled_count, first_pass_at = await _first_signal_pass(handle)
+    signalled_count, first_pass_at = await _first_signal_pass(handle, after=put_at)
     signalled = first_pass_at - put_at
     arrived: set[str] = set()
     deadline = started + GIVE_UP_AFTER
@@ -78,13 +79,23 @@ async def sessions_round(stack: Stack, *, count: int, index: int) -> dict[str, A
     )
 
 
-async def _first_signal_pass(handle: WorkflowHandle[Any, Any]) -> tuple[int, float]:
-    """How many sessions the run's first ``signal_sessions`` signalled, and when it ended."""
+async def _first_signal_pass(
+    handle: WorkflowHandle[Any, Any], *, after: float
+) -> tuple[int, float]:
+    """How many sessions the first ``signal_sessions`` completed after ``after`` (Unix time)
+    signalled, and when it completed. (A run still delivering the account's previous save
+    takes the new version too, so its history may begin before the PUT.)"""
+    scheduled: dict[int, str] = {}
     async for event in handle.fetch_history_events():
-        if event.HasField("activity_task_completed_event_attributes"):
-            payload = event.activity_task_completed_event_attributes.result.payloads[0]
-            return int(json.loads(payload.data)), event.event_time.ToDatetime(UTC).timestamp()
-    raise RuntimeError("the propagation run completed no activity")
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            attributes = event.activity_task_scheduled_event_attributes
+            scheduled[event.event_id] = attributes.activity_type.name
+        elif event.HasField("activity_task_completed_event_attributes"):
+            completed = event.activity_task_completed_event_attributes
+            at = event.event_time.ToDatetime(UTC).timestamp()
+            if scheduled.get(completed.scheduled_event_id) == "signal_sessions" and at >= after:
+                return int(json.loads(completed.result.payloads[0].data)), at
+    raise RuntimeError("the propagation run signalled no session after the save")
 
 
 async def baseline_round(stack: Stack, *, count: int, index: int) -> dict[str, Any]:
@@ -140,7 +151,7 @@ def _row(
         "signal_rate_per_s": round(signalled[0] / signalled[1], 1),
         "reached": reached[0],
         "all_reached_s": round(reached[1], 2),
-        "cpu_ms_per_session": {k: round(v * 1000 / count, 2) for k, v in cpu.items()},
+        "cpu_ms_per_session": cpu_per(cpu, count),
     }
 
 
@@ -150,20 +161,13 @@ async def main_async() -> None:
     rounds = args.rounds or 1
     async with open_stack(worker_processes=args.worker_processes, database=args.database) as stack:
         print(f"reach: {count} waiting sessions × {rounds} round(s) per mode", flush=True)
-        rows = []
-        for index in range(rounds):
-            for mode in ("baseline", "sessions"):
-                if mode == "sessions":
-                    row = await sessions_round(stack, count=count, index=index)
-                else:
-                    row = await baseline_round(stack, count=count, index=index)
-                rows.append(row)
-                print(f"  {row}", flush=True)
-        rates = {
-            mode: sum(r["signalled"] for r in rows if r["mode"] == mode)
-            / sum(r["all_signalled_s"] for r in rows if r["mode"] == mode)
-            for mode in ("sessions", "baseline")
-        }
+
+        async def run(mode: str, index: int) -> dict[str, Any]:
+            one = sessions_round if mode == "sessions" else baseline_round
+            return await one(stack, count=count, index=index)
+
+        rows = await alternate(rounds, run)
+        rates = rate_by_mode(rows, count="signalled", seconds="all_signalled_s")
         ratio = rates["sessions"] / rates["baseline"]
         complete = all(r["reached"] == r["sessions"] for r in rows)
         print(

@@ -8,7 +8,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +110,30 @@ class Stopwatch:
 
     def __call__(self) -> float:
         return time.perf_counter() - self.started
+
+
+async def alternate(
+    rounds: int, run: Callable[[str, int], Awaitable[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """``rounds`` rounds of each mode, baseline first then sessions; each row printed."""
+    rows = []
+    for index in range(rounds):
+        for mode in ("baseline", "sessions"):
+            row = await run(mode, index)
+            rows.append(row)
+            print(f"  {row}", flush=True)
+    return rows
+
+
+def rate_by_mode(rows: Sequence[dict[str, Any]], *, count: str, seconds: str) -> dict[str, float]:
+    """Per mode: the summed ``count`` over the summed ``seconds`` of its rounds."""
+    return {
+        mode: sum(r[count] for r in rows if r["mode"] == mode)
+        / sum(r[seconds] for r in rows if r["mode"] == mode)
+        for mode in ("sessions", "baseline")
+    }
+
+
+def cpu_per(cpu: dict[str, float], count: int) -> dict[str, float]:
+    """CPU seconds by process as milliseconds per unit."""
+    return {name: round(seconds * 1000 / count, 2) for name, seconds in cpu.items()}

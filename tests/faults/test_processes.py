@@ -20,6 +20,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from core import temporal_names as names
+from core.contract import SessionSnapshot
 from core.vocabulary import ReminderOutcome
 from tests.faults.stack import ProcessStack, process_stack
 from tests.support import eventually
@@ -166,12 +167,10 @@ async def test_an_api_killed_mid_burst_loses_nothing_once_meta_redelivers(
     assert acknowledged == set(wa_ids)
 
     for wa_id in wa_ids:  # every message reflected exactly once
-        handle = faults.temporal.get_workflow_handle_for(
-            ConversationWorkflow.run,
-            names.conversation_workflow_id(
-                account_id=faults.account_id, conversation_key=faults.key(wa_id)
-            ),
+        session_id = names.conversation_workflow_id(
+            account_id=faults.account_id, conversation_key=faults.key(wa_id)
         )
+        handle = faults.temporal.get_workflow_handle(session_id, result_type=SessionSnapshot)
         session = await handle.query(ConversationWorkflow.session)
         assert session.message_count == 1
     await faults.settled(len(wa_ids))
