@@ -108,9 +108,6 @@ def _backoff(attempts: int) -> float:
     return min(MAX_BACKOFF_SECONDS, 2.0 ** max(attempts - 1, 0))
 
 
-_NO_CONTACT = "contact not found"
-
-
 @dataclass(frozen=True)
 class _Verdict:
     """What the context says before anything is claimed: send ``text``, or the ``outcome``
@@ -129,7 +126,7 @@ def _verdict(context: ReminderContext, *, last: datetime, now: datetime) -> _Ver
     if account is None or settings is None:
         return _Verdict(outcome=ReminderOutcome.FAILED, reason="account not found")
     if contact is None:
-        return _Verdict(outcome=ReminderOutcome.FAILED, reason=_NO_CONTACT)
+        return _Verdict(outcome=ReminderOutcome.FAILED, reason="contact not found")
     if not settings.enabled:
         return _Verdict(
             outcome=ReminderOutcome.SKIPPED_DISABLED, reason="session reminders are disabled"
@@ -268,6 +265,10 @@ class ConversationActivities:
             "last_customer_message_at": last,
         }
         if claim is None:
+            if contact is None:
+                activity.logger.warning(
+                    "no contact for conversation %s; reminder not sent", request.conversation_key
+                )
             return await self._decide_without_sending(verdict, keys, now=now)
         assert contact is not None and verdict.text is not None  # a claim means "send"
         text, closes = verdict.text, window_closes_at(last)
@@ -327,10 +328,6 @@ class ConversationActivities:
         if outcome is ReminderOutcome.SKIPPED_WINDOW_CLOSED:
             return await self._too_late(keys)
         assert outcome is not None and verdict.reason is not None
-        if verdict.reason == _NO_CONTACT:
-            activity.logger.warning(
-                "no contact for conversation %s; reminder not sent", keys["conversation_key"]
-            )
         record = await reminders.record_decision(
             **keys, outcome=outcome, reason=verdict.reason, at=now
         )

@@ -60,7 +60,10 @@ class Contacts:
         if likely_new and identity.parent_user_id is None:
             # Without a parent BSUID, "some contact shares an identifier" is exactly "the insert
             # conflicts on a unique column", so an insert that goes in is the whole answer.
-            created = await self._insert(account_id, new_key, identity, profile_name)
+            async with self._tx.write() as tx:
+                created = await _insert_new(
+                    tx, account_id, new_key, identity, profile_name, now=self._tx.now()
+                )
             if created is not None:
                 return created
         async with self._tx.read() as tx:
@@ -71,14 +74,12 @@ class Contacts:
         now = self._tx.now()
         async with self._tx.write() as tx:
             if chosen is None:
-                # ON CONFLICT on any unique column: a racing webhook created it first, and then
-                # it is read below. Otherwise the row is exactly what was written: no read back.
-                row = _new(account_id, new_key, identity, now) | {"profile_name": profile_name}
-                result = await tx.execute(
-                    insert(tx, ContactRow).values(**row).on_conflict_do_nothing()
+                # A racing webhook may have created it first: then it is read below.
+                created = await _insert_new(
+                    tx, account_id, new_key, identity, profile_name, now=now
                 )
-                if getattr(result, "rowcount", 0) == 1:
-                    return Contact(**row, first_name=None, last_name=None, email=None)
+                if created is not None:
+                    return created
             found = await _matching(tx, account_id, identity)
             chosen = _choose(found, identity)
             assert chosen is not None  # inserted, or inserted by the webhook that raced us
@@ -86,21 +87,6 @@ class Contacts:
             if values:
                 chosen = await _update(tx, chosen, updated_at=now, **values)
             return to_record(Contact, chosen)
-
-    async def _insert(
-        self,
-        account_id: str,
-        key: str,
-        identity: CustomerIdentity,
-        profile_name: str | None,
-    ) -> Contact | None:
-        """Insert a new contact; None when one of its identifiers (or its key) is taken."""
-        row = _new(account_id, key, identity, self._tx.now()) | {"profile_name": profile_name}
-        async with self._tx.write() as tx:
-            result = await tx.execute(insert(tx, ContactRow).values(**row).on_conflict_do_nothing())
-            if getattr(result, "rowcount", 0) != 1:
-                return None
-        return Contact(**row, first_name=None, last_name=None, email=None)
 
     async def find(self, *, account_id: str, identity: CustomerIdentity) -> Contact | None:
         """The contact any of these identifiers names (the one by number when two do)."""
@@ -167,6 +153,27 @@ def _new(account_id: str, key: str, identity: CustomerIdentity, now: datetime) -
         "created_at": now,
         "updated_at": now,
     }
+
+
+async def _insert_new(
+    tx: AsyncSession,
+    account_id: str,
+    key: str,
+    identity: CustomerIdentity,
+    profile_name: str | None,
+    *,
+    now: datetime,
+) -> Contact | None:
+    """Insert a new contact; None when one of its identifiers (or its key) is already taken.
+
+    ON CONFLICT on any unique column; a row that went in is exactly what was written, so it is
+    not read back.
+    """
+    row = _new(account_id, key, identity, now) | {"profile_name": profile_name}
+    result = await tx.execute(insert(tx, ContactRow).values(**row).on_conflict_do_nothing())
+    if getattr(result, "rowcount", 0) != 1:
+        return None
+    return Contact(**row, first_name=None, last_name=None, email=None)
 
 
 async def _update(tx: AsyncSession, row: ContactRow, **values: Any) -> ContactRow:
