@@ -195,11 +195,14 @@ class WebhookIngest:
         """Apply statuses in webhook order; returns how many had no account."""
         unknown = 0
         for update in statuses:
-            if await self._account(update.phone_number_id) is None:
+            account = await self._account(update.phone_number_id)
+            if account is None:
                 unknown += 1
                 continue
             self._metrics.webhook_items.labels("status").inc()
             record = await self._store.reminders.apply_status(
+                # Scoped to the account whose number received it: a body may name any wamid.
+                account_id=account.account_id,
                 message_id=update.message_id,
                 reminder_id=update.callback_data,
                 status=update.status,

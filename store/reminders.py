@@ -421,6 +421,7 @@ class Reminders:
     async def apply_status(
         self,
         *,
+        account_id: str,
         message_id: str | None,
         reminder_id: str | None,
         status: DeliveryStatus,
@@ -430,11 +431,16 @@ class Reminders:
     ) -> ReminderRecord | None:
         """Fold one status webhook into the reminder it is about; None if it is about none.
 
-        Duplicated and out-of-order webhooks change nothing (``core.delivery.fold_status``).
+        Only a reminder of ``account_id`` (the account whose business number received the
+        webhook) is looked at: message ids and callback data come from the body, and a status
+        under one account must never touch another account's audit trail. Duplicated and
+        out-of-order webhooks change nothing (``core.delivery.fold_status``).
         """
         status = DeliveryStatus(status)
         async with self._tx.write() as tx:
-            row = await _find_for_status(tx, message_id=message_id, reminder_id=reminder_id)
+            row = await _find_for_status(
+                tx, account_id=account_id, message_id=message_id, reminder_id=reminder_id
+            )
             if row is None:
                 return None
             folded, advanced = fold_status(
@@ -526,11 +532,17 @@ class Reminders:
 
 
 async def _find_for_status(
-    tx: AsyncSession, *, message_id: str | None, reminder_id: str | None
+    tx: AsyncSession, *, account_id: str, message_id: str | None, reminder_id: str | None
 ) -> ReminderRow | None:
+    """The account's reminder a status names: by our callback data, else by Meta's message id."""
     if reminder_id is not None:
         row = await tx.scalar(
-            locked(tx, select(ReminderRow).where(ReminderRow.reminder_id == reminder_id))
+            locked(
+                tx,
+                select(ReminderRow).where(
+                    ReminderRow.reminder_id == reminder_id, ReminderRow.account_id == account_id
+                ),
+            )
         )
         if row is not None:
             return row
@@ -539,7 +551,7 @@ async def _find_for_status(
             locked(
                 tx,
                 select(ReminderRow)
-                .where(ReminderRow.message_id == message_id)
+                .where(ReminderRow.message_id == message_id, ReminderRow.account_id == account_id)
                 .order_by(ReminderRow.created_at.desc())
                 .limit(1),
             )

@@ -89,6 +89,7 @@ class World:
 
     async def status(self, record_id: str, message_id: str = "wamid.S") -> None:
         await self.store.reminders.apply_status(
+            account_id="acme",
             message_id=message_id,
             reminder_id=record_id,
             status=DeliveryStatus.SENT,

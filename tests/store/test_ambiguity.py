@@ -34,6 +34,7 @@ async def _status(
 ) -> ReminderRecord | None:
     """Meta's status webhook about ``record``'s message (no error)."""
     return await store.reminders.apply_status(
+        account_id=record.account_id,
         message_id=message_id,
         reminder_id=record.reminder_id,
         status=status,

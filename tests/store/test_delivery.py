@@ -37,8 +37,10 @@ async def _status(
     minute: int = 0,
     error_code: int | None = None,
     error_message: str | None = None,
+    account_id: str = "acme",
 ) -> ReminderRecord | None:
     return await store.reminders.apply_status(
+        account_id=account_id,
         message_id=message_id,
         reminder_id=reminder_id,
         status=DeliveryStatus(status),
@@ -185,3 +187,22 @@ async def test_lookup_prefers_reminder_id_then_message_id(store: Store, account_
     assert await _status(store, "delivered", message_id=None, reminder_id=None) is None
     with pytest.raises(ValueError):
         await _status(store, "seen")
+
+
+async def test_a_status_only_touches_its_own_accounts_reminders(
+    store: Store, account_id: str
+) -> None:
+    """A status received under another account's number naming our wamid and reminder id
+    (both come from the body) finds nothing; under our own account it applies."""
+    await store.accounts.upsert(
+        account_id="other",
+        company_name="Other Ltd.",
+        phone_number_id="1000002",
+        access_token="token-other",
+    )
+    sent = await _sent(store, account_id, message_id="wamid.A")
+    for by in ({"message_id": "wamid.A"}, {"message_id": None, "reminder_id": sent.reminder_id}):
+        assert await _status(store, "failed", error_code=131047, account_id="other", **by) is None
+        assert await reminder_by_id(store, sent.reminder_id) == sent
+    applied = await _status(store, "delivered", account_id=account_id)
+    assert applied is not None and applied.delivery_status == "delivered"

@@ -188,6 +188,7 @@ async def test_finish_keeps_an_outcome_a_status_webhook_already_proved(
     claim = await _claim(store, account_id)
     # The status webhook overtook the sender's own bookkeeping.
     await store.reminders.apply_status(
+        account_id=account_id,
         message_id="wamid.9",
         reminder_id=claim.record.reminder_id,
         status=DeliveryStatus.DELIVERED,

@@ -152,6 +152,7 @@ class Conversation:
     ) -> None:
         """What the API does with Meta's status webhook for one of our messages."""
         await self.store.reminders.apply_status(
+            account_id=ACCOUNT,
             message_id=message_id,
             reminder_id=reminder_id,
             status=status,
