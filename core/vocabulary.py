@@ -130,6 +130,27 @@ BSUID_RULE: Final = "a BSUID such as US.13491208655302741918"
 CUSTOMER_ID_PATTERN: Final = r"^([1-9][0-9]{6,14}|[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128})$"
 CUSTOMER_ID_RULE: Final = f"{WA_ID_RULE}, or {BSUID_RULE}"
 
+
+# -- webhook field bounds (docs/http-api.md#webhook) ------------------------------------------
+# What one item of Meta's webhook may carry. An item outside them is skipped as invalid, so no
+# value reaches Temporal or the database that they cannot hold (NUL, unpaired surrogates,
+# more than a column's length); Meta's own values sit well inside every bound.
+
+# A customer's number as Meta sends it (``from``, ``wa_id``): ASCII digits, no '+'.
+WEBHOOK_PHONE_PATTERN: Final = r"^[0-9]{1,20}$"
+# Meta's message ids ("wamid.HBgL…", about 60 characters) and our callback data, as Meta
+# echoes them in statuses (Meta caps ``biz_opaque_callback_data`` at 512).
+MAX_WEBHOOK_MESSAGE_ID_LENGTH: Final = 256
+MAX_WEBHOOK_CALLBACK_DATA_LENGTH: Final = 512
+# The WhatsApp profile name (what the customer calls themself; WhatsApp allows 25 characters).
+MAX_PROFILE_NAME_LENGTH: Final = 256
+# A user's username: Meta's rules are 3-35 letters, digits, '.' or '_'; webhooks may add an '@'.
+USERNAME_PATTERN: Final = r"^@?[A-Za-z0-9._]{3,35}$"
+# Message types ("text", "interactive", …), status values and the like: short words.
+MAX_WEBHOOK_WORD_LENGTH: Final = 64
+# Free text Meta writes: error titles, messages and details.
+MAX_WEBHOOK_TEXT_LENGTH: Final = 4096
+
 ACCOUNT_ID_RE: Final = re.compile(ACCOUNT_ID_PATTERN)
 WA_ID_RE: Final = re.compile(WA_ID_PATTERN)
 BSUID_RE: Final = re.compile(BSUID_PATTERN)

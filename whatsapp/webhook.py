@@ -14,6 +14,13 @@ timestamp …) is skipped as ``IgnoredKind.INVALID`` with a reason that names th
 handled. Unknown fields and unknown message types never reject anything. Nothing else is ever
 raised, whatever the bytes.
 
+Every field the service uses is bounded (``core.vocabulary``,
+docs/http-api.md#webhook-field-bounds): no value leaves this module that Temporal or the
+database could not hold — a NUL, an unpaired surrogate (valid JSON, not encodable as UTF-8),
+more characters than its column — because such an item would fail on every redelivery and hold
+back everything beside it. A contact's unusable profile name or username costs only itself: the
+message it names is still handled.
+
 Deliberately not handled either (``WebhookBatch.ignored`` says why): another ``object`` than
 ``whatsapp_business_account``, change fields other than ``messages`` (their ``value`` has another
 shape), ``system``/``unsupported`` messages (not customer messages, docs/sessions.md), status values
@@ -30,18 +37,32 @@ from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     PlainValidator,
+    TypeAdapter,
     ValidationError,
     model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from core.identity import CustomerIdentity
-from core.vocabulary import BSUID_MAX_LENGTH, BSUID_PATTERN, DeliveryStatus
+from core.vocabulary import (
+    BSUID_MAX_LENGTH,
+    BSUID_PATTERN,
+    MAX_PROFILE_NAME_LENGTH,
+    MAX_WEBHOOK_CALLBACK_DATA_LENGTH,
+    MAX_WEBHOOK_MESSAGE_ID_LENGTH,
+    MAX_WEBHOOK_TEXT_LENGTH,
+    MAX_WEBHOOK_WORD_LENGTH,
+    PHONE_NUMBER_ID_PATTERN,
+    USERNAME_PATTERN,
+    WEBHOOK_PHONE_PATTERN,
+    DeliveryStatus,
+)
 
 MAX_WEBHOOK_BYTES = 3 * 1024 * 1024
 
@@ -83,6 +104,31 @@ def _parse_unix_timestamp(value: object) -> datetime:
 UnixTimestamp = Annotated[datetime, PlainValidator(_parse_unix_timestamp)]
 
 
+def _storable(value: str) -> str:
+    """Text every store can hold: PostgreSQL refuses NUL, and an unpaired surrogate (``\\ud800``,
+    valid in JSON text) cannot be encoded for either database or for Temporal."""
+    if "\x00" in value:
+        raise PydanticCustomError("storable_text", "contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("storable_text", "contains an unpaired surrogate") from None
+    return value
+
+
+_STORABLE = AfterValidator(_storable)
+
+# The webhook's field bounds (docs/http-api.md#webhook-field-bounds).
+MessageId = Annotated[str, Field(min_length=1, max_length=MAX_WEBHOOK_MESSAGE_ID_LENGTH), _STORABLE]
+CallbackData = Annotated[str, Field(max_length=MAX_WEBHOOK_CALLBACK_DATA_LENGTH), _STORABLE]
+ProfileName = Annotated[str, Field(max_length=MAX_PROFILE_NAME_LENGTH), _STORABLE]
+Word = Annotated[str, Field(max_length=MAX_WEBHOOK_WORD_LENGTH), _STORABLE]
+FreeText = Annotated[str, Field(max_length=MAX_WEBHOOK_TEXT_LENGTH), _STORABLE]
+RecipientId = Annotated[str, Field(max_length=BSUID_MAX_LENGTH), _STORABLE]
+Username = Annotated[str, Field(pattern=USERNAME_PATTERN)]
+PhoneNumberId = Annotated[str, Field(min_length=1, pattern=PHONE_NUMBER_ID_PATTERN)]
+
+
 class _Payload(BaseModel):
     """Meta adds fields over time; unknown ones are kept, never an error."""
 
@@ -93,33 +139,41 @@ class _Payload(BaseModel):
 
 
 class ErrorData(_Payload):
-    details: str | None = None
+    details: FreeText | None = None
 
 
 class WebhookError(_Payload):
     """One item of ``value.errors[]``, ``messages[].errors[]`` or ``statuses[].errors[]``."""
 
     code: int
-    title: str | None = None
-    message: str | None = None
+    title: FreeText | None = None
+    message: FreeText | None = None
     error_data: ErrorData | None = None
     href: str | None = None
 
 
 class Metadata(_Payload):
     display_phone_number: str
-    phone_number_id: str = Field(min_length=1)
+    # Names the account, and is looked up in the database: the whole change hangs on it.
+    phone_number_id: PhoneNumberId
 
 
 # How Meta names a customer (docs/sessions.md#who-the-customer-is). Every one is optional on its
 # own: a user with a username may come without a number, and older payloads without a BSUID.
-PhoneNumber = Annotated[str, Field(pattern=r"^[0-9]{1,20}$")]
+PhoneNumber = Annotated[str, Field(pattern=WEBHOOK_PHONE_PATTERN)]
 Bsuid = Annotated[str, Field(pattern=BSUID_PATTERN, max_length=BSUID_MAX_LENGTH)]
 
 
 class Profile(_Payload):
-    name: str | None = None
-    username: str | None = None
+    name: ProfileName | None = None
+    username: Username | None = None
+
+
+# Each profile field is read on its own, so that an unusable one costs only itself.
+_PROFILE_FIELDS: dict[str, TypeAdapter[Any]] = {
+    "name": TypeAdapter(ProfileName | None),
+    "username": TypeAdapter(Username | None),
+}
 
 
 class Contact(_Payload):
@@ -128,7 +182,8 @@ class Contact(_Payload):
     wa_id: PhoneNumber | None = None
     user_id: Bsuid | None = None
     parent_user_id: Bsuid | None = None
-    profile: Profile | None = None
+    # Read field by field (``_BatchBuilder._profile``): a bad name must not drop the identifiers.
+    profile: Any = None
 
 
 class Message(_Payload):
@@ -137,12 +192,12 @@ class Message(_Payload):
     The sender is ``from`` (a number), ``from_user_id`` (a BSUID), or both.
     """
 
-    id: str = Field(min_length=1)
+    id: MessageId
     from_: PhoneNumber | None = Field(default=None, alias="from")
     from_user_id: Bsuid | None = None
     from_parent_user_id: Bsuid | None = None
     timestamp: UnixTimestamp
-    type: str
+    type: Word
     errors: list[WebhookError] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -158,12 +213,12 @@ class Status(_Payload):
     Since Graph API v24 it carries no ``conversation``; ``pricing`` is optional.
     """
 
-    id: str = Field(min_length=1)
-    status: str
+    id: MessageId
+    status: Word
     timestamp: UnixTimestamp
-    recipient_id: str | None = None
-    recipient_user_id: str | None = None
-    biz_opaque_callback_data: str | None = None
+    recipient_id: RecipientId | None = None
+    recipient_user_id: RecipientId | None = None
+    biz_opaque_callback_data: CallbackData | None = None
     errors: list[WebhookError] = Field(default_factory=list)
 
 
@@ -342,10 +397,14 @@ class _BatchBuilder:
         # contacts[] lend a display name, a username and identifiers, matched to messages by
         # number or by BSUID; a malformed one costs only what it would have lent.
         contacts: dict[str, Contact] = {}
+        profiles: dict[int, Profile | None] = {}
         for k, raw_contact in enumerate(value.contacts):
             contact = self.validated(Contact, raw_contact, where=f"{where}.contacts[{k}]")
             if contact is None:
                 continue
+            profiles[id(contact)] = self._profile(
+                contact.profile, where=f"{where}.contacts[{k}].profile"
+            )
             for name in (contact.wa_id, contact.user_id, contact.parent_user_id):
                 if name is not None:
                     contacts.setdefault(name, contact)
@@ -367,7 +426,7 @@ class _BatchBuilder:
                 ),
                 None,
             )
-            profile = None if contact is None else contact.profile
+            profile = None if contact is None else profiles[id(contact)]
             self.messages.append(
                 InboundMessage(
                     phone_number_id=phone_number_id,
@@ -415,6 +474,22 @@ class _BatchBuilder:
                 title = err.message or err.title or "no message"
                 self.ignore(IgnoredKind.ERROR, f"{where}.errors[{k}]: code {err.code}: {title}")
 
+    def _profile(self, raw: Any, *, where: str) -> Profile | None:
+        """The usable part of a contact's profile: a field outside its bounds is dropped (and
+        counted as invalid), the rest kept; the message beside it is handled either way."""
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            self.ignore(IgnoredKind.INVALID, f"{where}: expected an object")
+            return None
+        fields: dict[str, Any] = {}
+        for name, adapter in _PROFILE_FIELDS.items():
+            try:
+                fields[name] = adapter.validate_python(raw.get(name))
+            except ValidationError as exc:
+                self.ignore(IgnoredKind.INVALID, _reason(exc, prefix=f"{where}.{name}"))
+        return Profile(**fields)
+
     def build(self) -> WebhookBatch:
         return WebhookBatch(
             customer_messages=self.messages, statuses=self.statuses, ignored=self.ignored
@@ -442,6 +517,9 @@ _MESSAGES = {
     "int_parsing": "expected an integer",
     "int_from_float": "expected an integer",
     "string_too_short": "must not be empty",
+    "string_too_long": "too long",
+    "string_pattern_mismatch": "not in the expected format",
+    "string_unicode": "contains an unpaired surrogate",
 }
 
 
