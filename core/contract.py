@@ -20,12 +20,26 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+# Earlier message ids one signal carries at most: what the workflow remembers for its dedupe.
+MAX_EARLIER_MESSAGE_IDS = 1_000
+
+
 class CustomerMessage(_Model):
-    """Signal: the customer wrote (one ``messages[]`` item of a webhook)."""
+    """Signal: the customer wrote (the newest ``messages[]`` item of one webhook POST).
+
+    Older messages of the same conversation in the same POST cannot move T further (they share
+    ``received_at``, and T is the latest of them), so the API folds them into this one signal:
+    ``earlier_message_ids`` lets the workflow count them and recognise their redelivery.
+    """
 
     message_id: str = Field(min_length=1, description="Meta's wamid, the dedupe key")
     sent_at: AwareDatetime = Field(description="Meta's timestamp of the message")
     received_at: AwareDatetime = Field(description="when our webhook received it")
+    earlier_message_ids: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_EARLIER_MESSAGE_IDS,
+        description="older messages of the same POST folded into this signal, oldest first",
+    )
 
 
 class SettingsChanged(_Model):

@@ -338,7 +338,9 @@ async def test_one_post_naming_a_customer_two_ways_is_one_conversation_in_order(
     assert response.status_code == 200, response.text
     assert (response.json()["messages"], response.json()["conversations"]) == (3, 1)
     signalled = await _signalled(ts_env, workflow_id(seeded, both["from"]))
-    assert signalled == ["started", "wamid.NUM", both["id"], "wamid.BSUID"]
+    # One signal: the newest message (equal timestamps: the last), carrying the others.
+    assert signalled == ["started", "wamid.BSUID"]
+    assert await _earlier(ts_env, workflow_id(seeded, both["from"])) == ["wamid.NUM", both["id"]]
 
 
 async def test_messages_of_one_conversation_go_to_one_run_in_order(
@@ -353,8 +355,22 @@ async def test_messages_of_one_conversation_go_to_one_run_in_order(
     assert response.json()["conversations"] == 1
 
     signalled = await _signalled(ts_env, workflow_id(seeded, first["from"]))
-    # Signal-with-start puts the first message right after the start event.
-    assert signalled == ["started", "wamid.ORDER0", "wamid.ORDER1", "wamid.ORDER2"]
+    # One signal-with-start for the POST: its newest message, with the older ones' ids.
+    assert signalled == ["started", "wamid.ORDER2"]
+    earlier = await _earlier(ts_env, workflow_id(seeded, first["from"]))
+    assert earlier == ["wamid.ORDER0", "wamid.ORDER1"]
+
+
+async def _earlier(env: WorkflowEnvironment, workflow_id: str) -> list[str]:
+    """The earlier message ids the run's first signal carried."""
+    handle = env.client.get_workflow_handle(workflow_id)
+    async for event in handle.fetch_history_events():
+        if event.HasField("workflow_execution_signaled_event_attributes"):
+            attributes = event.workflow_execution_signaled_event_attributes
+            decoded = await env.client.data_converter.decode(attributes.input.payloads)
+            earlier: list[str] = decoded[0]["earlier_message_ids"]
+            return earlier
+    raise AssertionError("no signal")
 
 
 async def _signalled(env: WorkflowEnvironment, workflow_id: str) -> list[str]:

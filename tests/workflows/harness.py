@@ -73,6 +73,7 @@ class Conversation:
         ago: timedelta = timedelta(0),
         message_id: str | None = None,
         profile_name: str | None = "John Smith",
+        earlier_message_ids: list[str] | None = None,
     ) -> WorkflowHandle[Any, SessionSnapshot]:
         """What the webhook does for one customer message: store the contact, signal-with-start."""
         now = await self.now()
@@ -87,6 +88,7 @@ class Conversation:
             message_id=message_id or f"wamid.{uuid.uuid4().hex}",
             sent_at=now - ago,
             received_at=now,
+            earlier_message_ids=earlier_message_ids or [],
         )
         self.started.add(self.workflow_id(wa_id))
         return await start_conversation(

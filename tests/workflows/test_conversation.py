@@ -91,6 +91,24 @@ async def test_duplicate_message_id_has_the_effect_of_one(conv: Conversation) ->
     assert again.last_customer_message_at == first.last_customer_message_at
 
 
+async def test_messages_folded_into_one_signal_count_and_dedupe_as_their_own(
+    conv: Conversation,
+) -> None:
+    # What the API sends for three messages of one POST: the newest, carrying the two older.
+    await conv.customer_writes(message_id="wamid.3", earlier_message_ids=["wamid.1", "wamid.2"])
+    await settle(conv)
+    first = await conv.session()
+    assert first.message_count == 3
+    # A redelivered older message is recognised; of a later POST, only the new ids count.
+    await conv.customer_writes(message_id="wamid.2", ago=HOUR)
+    await conv.customer_writes(message_id="wamid.5", earlier_message_ids=["wamid.1", "wamid.4"])
+    await settle(conv)
+    later = await conv.session()
+    assert later.message_count == 5
+    assert later.last_customer_message_at is not None and first.last_customer_message_at
+    assert later.last_customer_message_at >= first.last_customer_message_at
+
+
 async def test_older_timestamp_does_not_move_t_back(conv: Conversation) -> None:
     await conv.customer_writes()
     first = await conv.session()
