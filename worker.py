@@ -10,6 +10,8 @@ its answer.
 Beside the worker runs the settings reconciler: at start and every
 ``SETTINGS_RECONCILE_SECONDS`` it (re)starts the delivery of every settings version some
 running session may not know yet (docs/sessions.md#settings-changes).
+With ``AUDIT_RETENTION_DAYS`` above 0 it also purges, at start and daily, the final reminder
+audit records older than that (``store.retention``; SECURITY.md).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ logger = logging.getLogger("worker")
 # Bounds the worker's memory by its cache, not by the number of open sessions
 # (docs/operating.md#scaling-out).
 MAX_CACHED_WORKFLOWS = 2_000
+# How often the worker purges reminder audit records past AUDIT_RETENTION_DAYS.
+AUDIT_PURGE_INTERVAL_SECONDS = 24 * 60 * 60
 
 
 def build_activities(resources: Resources, settings: Settings) -> ConversationActivities:
@@ -127,6 +131,32 @@ async def reconcile_forever(
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
+async def purge_audit_forever(
+    resources: Resources, *, retention_days: int, interval: float, stop: asyncio.Event
+) -> None:
+    """Delete final reminder audit records older than ``retention_days`` now and every
+    ``interval`` seconds until ``stop``; a failed round is logged and tried again next time.
+
+    A loop beside the worker rather than a Temporal Schedule: like the settings reconciler it
+    is idempotent (every worker may run it, two at once delete nothing twice), needs nothing
+    registered in Temporal, and starts with the worker, so a fresh deployment purges at once.
+    """
+    retention = timedelta(days=retention_days)
+    while not stop.is_set():
+        try:
+            deleted = await resources.store.retention.purge(retention=retention)
+            if deleted:
+                logger.info(
+                    "audit retention: %d record(s) older than %d days deleted",
+                    deleted,
+                    retention_days,
+                )
+        except Exception:  # noqa: BLE001 - the next round retries whatever went wrong
+            logger.warning("audit retention: purge failed; retrying", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
 def run_processes(
     count: int, metrics_address: str | None, *, command: Sequence[str] | None = None
 ) -> int:
@@ -198,9 +228,21 @@ async def run(settings: Settings, *, stop: asyncio.Event) -> None:
                     stop=stop,
                 )
             )
+            loops = [reconciler]
+            if settings.audit_retention_days > 0:  # 0: keep the audit trail forever
+                loops.append(
+                    asyncio.create_task(
+                        purge_audit_forever(
+                            resources,
+                            retention_days=settings.audit_retention_days,
+                            interval=AUDIT_PURGE_INTERVAL_SECONDS,
+                            stop=stop,
+                        )
+                    )
+                )
             await stop.wait()
             logger.info("shutting down: finishing in-flight tasks")
-            await reconciler
+            await asyncio.gather(*loops)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -19,7 +19,9 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from api.docs_page import install_docs
 from api.errors import install_exception_handlers
+from api.headers import NoStoreMiddleware
 from api.ingest_cache import IngestCache
 from api.metrics import Metrics
 from api.pages import router as pages_router
@@ -58,7 +60,10 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        # FastAPI's pages load Swagger UI and ReDoc from a CDN by major version; api.docs_page
+        # serves a pinned, integrity-checked /docs instead, and none in production.
+        docs_url=None,
+        redoc_url=None,
         # A trailing slash is not another spelling of a route: "/v1/accounts/0%2F" must not be
         # redirected to account "0" (found by the management fuzz test).
         redirect_slashes=False,
@@ -68,10 +73,14 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     app.state.ingest_cache = IngestCache()
     app.state.resources = resources
     install_exception_handlers(app)
+    install_docs(app, settings)
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(v1.router)
     app.include_router(pages_router)
+    # Cache-Control: no-store on every answer without its own; added after the guard, so
+    # outside it: the guard's 401/413 answers get it too.
+    app.add_middleware(NoStoreMiddleware)
     return app
 
 

