@@ -34,6 +34,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.conversation import ConversationActivities
+from activities.hand_over import HandOverActivities
 from activities.settings import SettingsActivities
 from boot import Resources, open_resources, run_event_loop
 from core.config import Settings, get_settings
@@ -41,6 +42,7 @@ from core.contract import SettingsDelivery
 from core.temporal import deliver_settings
 from whatsapp.client import CloudApiClient
 from workflows.conversation import ConversationWorkflow
+from workflows.hand_over import WebhookHandOverWorkflow
 from workflows.settings_propagation import SettingsPropagationWorkflow
 
 logger = logging.getLogger("worker")
@@ -80,11 +82,14 @@ def build_worker(
     settings changes themselves). ``sandboxed`` (the default, and what every test runs) keeps
     the SDK's workflow sandbox; the production worker follows ``WORKFLOW_SANDBOX``.
     """
-    workflows: list[type] = [ConversationWorkflow]
+    # The hand-over of large webhook POSTs runs on the conversations' queue: its activity
+    # signals the conversation workflows there (docs/sessions.md#a-large-webhook-post).
+    workflows: list[type] = [ConversationWorkflow, WebhookHandOverWorkflow]
     methods: list[Callable[..., Any]] = [
         activities.load_settings,
         activities.send_reminder,
         activities.close_silence,
+        HandOverActivities(temporal=client).hand_over,
     ]
     if settings_activities is not None:
         workflows.append(SettingsPropagationWorkflow)

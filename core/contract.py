@@ -42,6 +42,22 @@ class CustomerMessage(_Model):
     )
 
 
+class HandOverItem(_Model):
+    """One conversation's signal of a webhook POST, left to the hand-over workflow."""
+
+    account_id: str
+    conversation_key: str
+    message: CustomerMessage
+
+
+class HandOverBatch(_Model):
+    """Input of the webhook hand-over workflow: signals the API did not send itself, because
+    a large POST must be answered within Meta's timeout (docs/sessions.md). Conversation keys
+    and message ids only: no number, BSUID or name enters Temporal."""
+
+    items: list[HandOverItem] = Field(min_length=1)
+
+
 class SettingsChanged(_Model):
     """Signal: the account's session settings were saved; reload them and re-arm.
 

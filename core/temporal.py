@@ -20,14 +20,22 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.contract import ConversationInput, CustomerMessage, SessionSnapshot, SettingsDelivery
+from core.contract import (
+    ConversationInput,
+    CustomerMessage,
+    HandOverBatch,
+    SessionSnapshot,
+    SettingsDelivery,
+)
 from core.temporal_names import (
     ACCOUNT_ID,
     CONVERSATION_WORKFLOW,
     CUSTOMER_MESSAGE_SIGNAL,
+    HAND_OVER_WORKFLOW,
     SEARCH_ATTRIBUTES,
     SETTINGS_PROPAGATION_WORKFLOW,
     SETTINGS_SAVED_SIGNAL,
@@ -82,6 +90,36 @@ async def start_conversation(
         search_attributes=TypedSearchAttributes([SearchAttributePair(ACCOUNT_ID, account_id)]),
         rpc_timeout=rpc_timeout,
     )
+
+
+async def start_hand_over(
+    client: Client,
+    *,
+    task_queue: str,
+    workflow_id: str,
+    batch: HandOverBatch,
+    rpc_timeout: timedelta = START_RPC_TIMEOUT,
+) -> bool:
+    """Leave ``batch``'s signals to a hand-over workflow; False when ``workflow_id`` already
+    holds them (a redelivered POST), which is as good: they are durably in Temporal's hands.
+
+    A failed or terminated run of the same id may be started again (*allow duplicate failed
+    only*); a running or completed one is never repeated.
+    """
+    try:
+        await client.start_workflow(
+            HAND_OVER_WORKFLOW,
+            batch,
+            id=workflow_id,
+            task_queue=task_queue,
+            result_type=int,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            static_summary=f"Webhook hand-over · {len(batch.items)} conversation(s)",
+            rpc_timeout=rpc_timeout,
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
 
 
 async def deliver_settings(

@@ -28,6 +28,10 @@ SETTINGS_SAVED_SIGNAL: Final = "settings_saved"
 DELIVERED_QUERY: Final = "delivered"
 SETTINGS_ID_PREFIX: Final = "settings"
 
+# The hand-over of a large webhook POST's remaining signals (``workflows/hand_over.py``).
+HAND_OVER_WORKFLOW: Final = "WebhookHandOverWorkflow"
+HAND_OVER_ID_PREFIX: Final = "webhook-handover"
+
 # Custom search attributes (docs/operating.md#temporal-web-ui).
 ACCOUNT_ID = SearchAttributeKey.for_keyword("AccountId")
 SESSION_STATE = SearchAttributeKey.for_keyword("SessionState")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,20 @@ from store.records import Contact
 from store.transactions import Transactions, insert, to_record
 
 logger = logging.getLogger(__name__)
+
+# Rows per INSERT of ``insert_new``: 9 parameters each stays far below SQLite's and asyncpg's
+# limits on parameters per statement (32,766 and 32,767).
+_INSERT_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class NewSender:
+    """A webhook's sender no contact is known for yet, with the key a new contact gets."""
+
+    account_id: str
+    identity: CustomerIdentity
+    key: str
+    profile_name: str | None
 
 
 class Contacts:
@@ -87,6 +102,37 @@ class Contacts:
             if values:
                 chosen = await _update(tx, chosen, updated_at=now, **values)
             return to_record(Contact, chosen)
+
+    async def insert_new(self, senders: Sequence[NewSender]) -> dict[str, Contact]:
+        """Insert many customers believed new at once; the contacts that went in, by key.
+
+        A large webhook POST from thousands of new customers would otherwise take a write
+        transaction each, one after another on SQLite. A sender one of whose identifiers (or
+        whose key) is already taken is left out, and the caller resolves it with
+        ``resolve_sender``. Senders with a parent BSUID are the caller's to resolve too (see
+        ``resolve_sender``).
+        """
+        created: dict[str, Contact] = {}
+        now = self._tx.now()
+        for start in range(0, len(senders), _INSERT_CHUNK):
+            rows = [
+                _new(s.account_id, s.key, s.identity, now) | {"profile_name": s.profile_name}
+                for s in senders[start : start + _INSERT_CHUNK]
+            ]
+            async with self._tx.write() as tx:
+                inserted = await tx.execute(
+                    insert(tx, ContactRow)
+                    .values(rows)
+                    .on_conflict_do_nothing()
+                    .returning(ContactRow.account_id, ContactRow.conversation_key)
+                )
+                went_in = {tuple(row) for row in inserted}
+            for row in rows:
+                if (row["account_id"], row["conversation_key"]) in went_in:
+                    created[row["conversation_key"]] = Contact(
+                        **row, first_name=None, last_name=None, email=None
+                    )
+        return created
 
     async def find(self, *, account_id: str, identity: CustomerIdentity) -> Contact | None:
         """The contact any of these identifiers names (the one by number when two do)."""
