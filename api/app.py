@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from api.docs_page import install_docs
 from api.errors import install_exception_handlers
+from api.guard import RequestGuard
 from api.headers import NoStoreMiddleware
 from api.ingest_cache import IngestCache
 from api.metrics import Metrics
@@ -34,7 +35,8 @@ logger = logging.getLogger(__name__)
 DESCRIPTION = (
     "Forwards WhatsApp Cloud API webhooks to one durable Temporal workflow per conversation and "
     "manages the session-reminder settings, contacts, sessions and reminder audit trail. "
-    "Management routes under `/v1` need `Authorization: Bearer <API_TOKEN>`."
+    "Management routes under `/v1` need `Authorization: Bearer <API_TOKEN>`, or an account "
+    "token (`wst_…`), which reaches that account only."
 )
 
 
@@ -78,6 +80,9 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     app.include_router(webhooks.router)
     app.include_router(v1.router)
     app.include_router(pages_router)
+    # Body limits everywhere, the /v1 bearer token before any body is read (api.guard). Added
+    # first of the middleware, so innermost: the others see its 401/413 answers.
+    app.add_middleware(RequestGuard, state=app.state)
     # Cache-Control: no-store on every answer without its own; added after the guard, so
     # outside it: the guard's 401/413 answers get it too.
     app.add_middleware(NoStoreMiddleware)

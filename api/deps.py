@@ -1,5 +1,9 @@
 """What routes may depend on, as typed ``Annotated[..., Depends(...)]`` aliases.
 
+Who is calling (``Principal``: the API token, or one account's token) is put into the request
+by ``api.guard``; ``get_principal``, ``require_admin`` and ``ScopedAccountId`` / ``AccountDep``
+decide what that caller may reach (docs/http-api.md#authentication).
+
 Everything long-lived (store, Temporal client, httpx client, metrics, settings) lives on
 ``app.state`` — put there by the lifespan in ``api.app`` (``boot.Resources``) or handed to
 ``create_app(resources=…)`` by tests — and is reached only through these functions, never
@@ -8,7 +12,6 @@ through module globals.
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 import httpx
@@ -17,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
 from api.errors import ServiceUnavailable
+from api.guard import UNAUTHORIZED_DETAIL, Principal, principal_of
 from api.ingest_cache import IngestCache
 from api.metrics import Metrics
 from boot import Resources
@@ -90,27 +94,41 @@ StoreDep = Annotated[Store, Depends(get_store)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
 
-# auto_error=False: a missing header must answer 401 with WWW-Authenticate (FastAPI's own
-# HTTPBearer answers 403 in some versions); declared so OpenAPI shows the security scheme.
-_bearer = HTTPBearer(auto_error=False, description="API_TOKEN")
+# Declared so that OpenAPI shows the security scheme; the token itself is checked by
+# api.guard.RequestGuard before the body is read (a dependency would run after FastAPI has
+# parsed it). auto_error=False: this declaration never answers anything itself.
+_bearer = HTTPBearer(
+    auto_error=False, description="API_TOKEN, or an account token (wst_…) for one account"
+)
 
 
-async def require_api_token(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Refuse a request without ``Authorization: Bearer <API_TOKEN>`` (constant-time compare)."""
-    expected = settings.api_token.get_secret_value().encode()
-    given = b"" if credentials is None else credentials.credentials.encode()
-    if not expected or not hmac.compare_digest(given, expected):
+async def get_principal(
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """Who the guard authenticated; 401 if it did not run for this request (fail closed)."""
+    principal = principal_of(request.scope)
+    if principal is None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="missing or invalid bearer token",
+            detail=UNAUTHORIZED_DETAIL,
             headers={"WWW-Authenticate": "Bearer"},
         )
+    return principal
 
 
-AuthDep = Annotated[None, Depends(require_api_token)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+ADMIN_ONLY = "an account token cannot do this: it needs the API token"
+
+
+async def require_admin(principal: PrincipalDep) -> Principal:
+    """403 for an account token: this route is for the service's API token only."""
+    if not principal.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=ADMIN_ONLY)
+    return principal
+
 
 AccountIdPath = Annotated[
     str, Path(pattern=ACCOUNT_ID_PATTERN, description=ACCOUNT_ID_RULE, examples=["acme"])
@@ -134,11 +152,26 @@ def customer_identity(wa_id: WaIdPath) -> CustomerIdentity:
 CustomerIdentityDep = Annotated[CustomerIdentity, Depends(customer_identity)]
 
 
-async def get_account(account_id: AccountIdPath, store: StoreDep) -> Account:
-    """The account named in the path, or 404."""
+def account_not_found(account_id: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"account {account_id!r} not found")
+
+
+async def scoped_account_id(account_id: AccountIdPath, principal: PrincipalDep) -> str:
+    """The account id of the path, if the caller may see it; else the same 404 as a missing
+    account (an account token cannot tell another account from none)."""
+    if not principal.reaches(account_id):
+        raise account_not_found(account_id)
+    return account_id
+
+
+ScopedAccountId = Annotated[str, Depends(scoped_account_id)]
+
+
+async def get_account(account_id: ScopedAccountId, store: StoreDep) -> Account:
+    """The account named in the path, or 404 (also for another account's token)."""
     account = await store.accounts.get(account_id=account_id)
     if account is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"account {account_id!r} not found")
+        raise account_not_found(account_id)
     return account
 
 

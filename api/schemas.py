@@ -31,7 +31,7 @@ from core.vocabulary import (
     DeliveryStatus,
     SessionState,
 )
-from store.records import Account, Contact, ReminderRecord, SessionSettingsRecord
+from store.records import Account, ApiToken, Contact, ReminderRecord, SessionSettingsRecord
 
 # Loose on purpose: one '@', no spaces, a dot in the domain. Deliverability is not our call.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -109,6 +109,43 @@ class AccountOut(BaseModel):
             created_at=account.created_at,
             updated_at=account.updated_at,
         )
+
+
+# -- account tokens ---------------------------------------------------------------------------
+
+
+class TokenIn(_Body):
+    label: str | None = Field(
+        default=None, max_length=100, description="what the token is for, e.g. 'shop backend'"
+    )
+
+
+class TokenOut(BaseModel):
+    """A token as listed: never the token itself, nor its hash."""
+
+    token_id: str
+    account_id: str
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, token: ApiToken) -> TokenOut:
+        return cls(
+            token_id=token.token_id,
+            account_id=token.account_id,
+            label=token.label,
+            created_at=token.created_at,
+            revoked_at=token.revoked_at,
+        )
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="the bearer token; shown in this answer only, stored hashed")
+
+
+class TokenList(BaseModel):
+    items: list[TokenOut]
 
 
 # -- contacts ---------------------------------------------------------------------------------

@@ -138,8 +138,16 @@ def decode(response: httpx.Response) -> Any:
     status = response.status_code
     if status == 401:
         raise ApiError(
-            "the API refused the credentials (401): check --token / API_TOKEN"
+            "the API refused the credentials (401): check --token / API_TOKEN (the API token "
+            "or an account token)"
             + (" or --app-secret / WHATSAPP_APP_SECRET" if "webhooks" in str(response.url) else ""),
+            status=status,
+        )
+    if status == 403:
+        # An account token outside what it may do (other accounts answer 404 instead).
+        raise ApiError(
+            f"not allowed with this token (403): {detail}. An account token reaches its own "
+            "account only; this needs the API token.",
             status=status,
         )
     if status == 404:

@@ -1,8 +1,9 @@
 """``wa-sessions``: simulate customers, inspect sessions, change settings — over HTTP only.
 
 Every command talks to the API (``--api-url`` / ``API_URL``) with the bearer token
-(``--token`` / ``API_TOKEN``), so the same tool works against the local stack and against any
-deployment. Failures print one clear line on stderr and exit with status 1.
+(``--token`` / ``API_TOKEN``: the service's API token, or an account token for that account's
+commands), so the same tool works against the local stack and against any deployment.
+Failures print one clear line on stderr and exit with status 1.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ app = typer.Typer(
 )
 accounts_app = typer.Typer(help="Create and show accounts.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
+tokens_app = typer.Typer(
+    help="Account tokens of --account: bearer tokens that reach that account only (needs the "
+    "API token).",
+    no_args_is_help=True,
+)
+app.add_typer(tokens_app, name="tokens")
 
 SAVED = "Settings saved successfully"
 DEFAULT_SANDBOX_URL = "http://localhost:8081"
@@ -64,7 +71,8 @@ def main(
         typer.Option(
             "--token",
             envvar="API_TOKEN",
-            help="Bearer token of the management API (default: the local stack's placeholder).",
+            help="API token or account token (wst_…, for its own account) of the management "
+            "API (default: the local stack's placeholder).",
             show_default=False,
         ),
     ] = DEV_PLACEHOLDER,
@@ -336,6 +344,52 @@ def accounts_show(
     with _failures_exit(), options.client() as api:
         data = api.get(f"/v1/accounts/{quote(wanted, safe='')}")
     typer.echo(render.account(data))
+
+
+# -- account tokens ---------------------------------------------------------------------------
+
+
+@tokens_app.command("create")
+def tokens_create(
+    ctx: typer.Context,
+    label: Annotated[
+        str | None, typer.Option("--label", help="What the token is for (shown in lists).")
+    ] = None,
+) -> None:
+    """Create a token for --account; it is printed this once and never again."""
+    options = _options(ctx)
+    with _failures_exit(), options.client() as api:
+        data = api.request("POST", options.account_path("/tokens"), json={"label": label})
+    typer.echo(f"Token {data['token_id']} created for account {options.account!r}:")
+    typer.echo(f"  {data['token']}")
+    typer.echo("Store it now: it is not shown again (the service keeps only its hash).")
+
+
+@tokens_app.command("list")
+def tokens_list(ctx: typer.Context) -> None:
+    """The tokens of --account (ids and dates; never the tokens)."""
+    options = _options(ctx)
+    with _failures_exit(), options.client() as api:
+        data = api.get(options.account_path("/tokens"))
+    items = data.get("items", [])
+    if not items:
+        typer.echo("No tokens.")
+    for item in items:
+        state = f"revoked {item['revoked_at']}" if item["revoked_at"] else "active"
+        label = f"  {item['label']}" if item.get("label") else ""
+        typer.echo(f"{item['token_id']}  created {item['created_at']}  {state}{label}")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ctx: typer.Context,
+    token_id: Annotated[str, typer.Argument(help="The token's id (tok_…), from `tokens list`.")],
+) -> None:
+    """Revoke a token of --account: it is refused from the next request on."""
+    options = _options(ctx)
+    with _failures_exit(), options.client() as api:
+        api.request("DELETE", options.account_path(f"/tokens/{quote(token_id, safe='')}"))
+    typer.echo(f"Token {token_id} revoked.")
 
 
 # -- audit trail and sandbox ------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """The database layer: settings, contacts, accounts and the reminder audit trail.
 
 - ``repository``: ``Store``, the one entry point, grouping the aggregates below.
-- ``accounts``, ``settings``, ``contacts``, ``reminders``: data access by aggregate; ``reminders``
-  holds the never-duplicate protocol (claim / finish / release) and applies status webhooks
-  with the rules of ``core.delivery``.
+- ``accounts``, ``settings``, ``contacts``, ``reminders``, ``tokens``: data access by aggregate;
+  ``reminders`` holds the never-duplicate protocol (claim / finish / release) and applies status
+  webhooks with the rules of ``core.delivery``.
 - ``transactions``: the plumbing they share (short read/write transactions, dialect SQL,
   row → record).
 - ``db``: engine and sessionmaker factories (SQLite pragmas, ``BEGIN IMMEDIATE`` for writers).

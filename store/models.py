@@ -202,3 +202,21 @@ class ReminderRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiTokenRow(Base):
+    """An account-scoped API token: only its SHA-256 is kept (core.api_tokens)."""
+
+    __tablename__ = "api_tokens"
+    # The token list of an account, and the cascade when an account goes.
+    __table_args__ = (Index(None, "account_id"),)
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("accounts.account_id", ondelete="CASCADE")
+    )
+    # Every request with an account token looks it up by this (one unique-index probe).
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

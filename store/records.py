@@ -125,3 +125,18 @@ class ReminderPage:
 
     items: list[ReminderRecord]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An account-scoped API token as listed: never the token, nor its hash."""
+
+    token_id: str
+    account_id: str
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

@@ -7,6 +7,7 @@ It groups the data access by aggregate, each in its own module over the shared p
     store.settings    SessionSettings  store/settings.py
     store.contacts    Contacts         store/contacts.py
     store.reminders   Reminders        store/reminders.py (the never-duplicate protocol)
+    store.tokens      Tokens           store/tokens.py (account-scoped API tokens, by hash)
     store.retention   AuditRetention   store/retention.py (purging old audit records)
 
 Every method is keyword-only, opens its own short transaction and returns frozen records. A
@@ -24,6 +25,7 @@ from store.contacts import Contacts
 from store.reminders import Reminders
 from store.retention import AuditRetention
 from store.settings import SessionSettings
+from store.tokens import Tokens
 from store.transactions import Transactions
 
 
@@ -38,6 +40,7 @@ class Store:
         self.settings = SessionSettings(self._transactions)
         self.contacts = Contacts(self._transactions)
         self.reminders = Reminders(self._transactions)
+        self.tokens = Tokens(self._transactions)
         self.retention = AuditRetention(self._transactions)
 
     async def ping(self) -> None:

@@ -20,7 +20,7 @@ import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, ValidationError
 
-from api.deps import HttpDep, SettingsDep, require_api_token
+from api.deps import HttpDep, SettingsDep, require_admin
 from api.errors import ServiceUnavailable
 from core.vocabulary import PHONE_NUMBER_ID_PATTERN
 from whatsapp.sandbox import SandboxMessage
@@ -34,8 +34,12 @@ SANDBOX_TIMEOUT_SECONDS = 5.0
 router = APIRouter(
     prefix="/v1/sandbox",
     tags=["sandbox"],
-    dependencies=[Depends(require_api_token)],
-    responses={401: {"description": "missing or wrong bearer token"}},
+    # The sandbox records every account's messages: the API token only (403 for an account's).
+    dependencies=[Depends(require_admin)],
+    responses={
+        401: {"description": "missing or wrong bearer token"},
+        403: {"description": "an account token (this needs the API token)"},
+    },
 )
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from api.deps import (
     AccountDep,
     AccountIdPath,
     CustomerIdentityDep,
     IngestCacheDep,
+    PrincipalDep,
     SettingsDep,
     StoreDep,
 )
@@ -21,6 +22,19 @@ from store.errors import AccountNotFound, PhoneNumberTaken
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such account"}}
+ACCOUNT_TOKEN_CANNOT_CREATE = "an account token cannot create accounts: that needs the API token"
+
+
+async def _writable_account_id(account_id: AccountIdPath, principal: PrincipalDep) -> str:
+    """The account id of a PUT, if the caller may write it.
+
+    A dependency, so that it answers before the body is validated. 403 for an account token
+    naming any other account, whether or not that one exists: creating accounts is the API
+    token's, and an account token must not learn which other accounts exist.
+    """
+    if not principal.reaches(account_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=ACCOUNT_TOKEN_CANNOT_CREATE)
+    return account_id
 
 
 @router.put(
@@ -28,11 +42,12 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such acc
     response_model=AccountOut,
     responses={
         201: {"description": "created", "model": AccountOut},
+        403: {"description": "an account token naming another account (creating one)"},
         409: {"description": "phone_number_id belongs to another account"},
     },
 )
 async def put_account(
-    account_id: AccountIdPath,
+    account_id: Annotated[str, Depends(_writable_account_id)],
     body: AccountIn,
     store: StoreDep,
     cache: IngestCacheDep,

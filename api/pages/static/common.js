@@ -1,8 +1,10 @@
 /* Shared by every page: sign-in (token in sessionStorage), JSON API calls, relative times.
  *
- * The API token never goes into a URL or a cookie: it is kept in this tab's sessionStorage and
- * sent as "Authorization: Bearer" by fetch. Data is always put into the page with textContent
- * (never innerHTML), so nothing the API returns can run as markup.
+ * Either token works: the service's API token, or an account token, which reaches only its own
+ * account (another account answers 404, as if it did not exist). The token never goes into a
+ * URL or a cookie: it is kept in this tab's sessionStorage and sent as "Authorization: Bearer"
+ * by fetch. Data is always put into the page with textContent (never innerHTML), so nothing the
+ * API returns can run as markup.
  */
 "use strict";
 
@@ -131,7 +133,7 @@ window.Pages = (() => {
       event.preventDefault();
       const value = $("api-token").value.trim();
       if (!value) {
-        setFieldError($("api-token"), $("api-token-error"), "Enter the API token.");
+        setFieldError($("api-token"), $("api-token-error"), "Enter the API token or an account token.");
         $("api-token").focus();
         return;
       }

@@ -29,11 +29,16 @@
     const result = await api("GET", `/v1/sandbox/messages${query}`);
     if (!result.ok) {
       list.hidden = true;
-      status.textContent =
-        result.status === 404
-          ? "This service is not in sandbox mode: messages go to the real WhatsApp Cloud API, so there is no outbox to show."
-          : detail(result);
-      return result.status !== 404;
+      if (result.status === 404) {
+        status.textContent =
+          "This service is not in sandbox mode: messages go to the real WhatsApp Cloud API, so there is no outbox to show.";
+      } else if (result.status === 403) {
+        // The sandbox records every account's messages: an account token may not read them.
+        status.textContent = "The sandbox outbox needs the service's API token; an account token cannot read it.";
+      } else {
+        status.textContent = detail(result);
+      }
+      return result.status !== 404 && result.status !== 403;
     }
     const items = result.data.items;
     list.replaceChildren(...items.map(item));
