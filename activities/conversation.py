@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from temporalio import activity
 
+from activities.failures import failures_withheld
 from activities.throttle import SendPacer
 from core.clock import AsyncClock, awaitable, utc_now
 from core.contract import (
@@ -176,11 +177,12 @@ class ConversationActivities:
     @activity.defn
     async def load_settings(self, request: LoadSettingsRequest) -> ReminderSettings:
         """The account's reminder switch, hours and settings version as the database has them."""
-        try:
-            settings = await self._store.settings.get(account_id=request.account_id)
-        except AccountNotFound:
-            activity.logger.warning("account %s not found; session paused", request.account_id)
-            return DISABLED
+        with failures_withheld("load_settings", subject=f"account {request.account_id}"):
+            try:
+                settings = await self._store.settings.get(account_id=request.account_id)
+            except AccountNotFound:
+                activity.logger.warning("account %s not found; session paused", request.account_id)
+                return DISABLED
         return ReminderSettings(
             enabled=settings.enabled, expiry_hours=settings.expiry_hours, version=settings.version
         )
@@ -188,7 +190,8 @@ class ConversationActivities:
     @activity.defn
     async def send_reminder(self, request: ReminderRequest) -> ReminderResult:
         """One attempt: re-check everything now, then send at most once (or say when to retry)."""
-        result = await self._attempt(request)
+        with failures_withheld("send_reminder", subject=request.conversation_key):
+            result = await self._attempt(request)
         # Reminders by outcome, on the worker's Prometheus endpoint (WORKER_METRICS_ADDRESS).
         activity.metric_meter().create_counter(
             "reminder_decisions", "Reminder attempts of the send activity, by outcome."
@@ -198,6 +201,10 @@ class ConversationActivities:
     @activity.defn
     async def close_silence(self, request: CloseSilenceRequest) -> ReminderResult:
         """The silence is over: give its record a final outcome if it is still in flight."""
+        with failures_withheld("close_silence", subject=request.conversation_key):
+            return await self._close_silence(request)
+
+    async def _close_silence(self, request: CloseSilenceRequest) -> ReminderResult:
         reminders = self._store.reminders
         now = await self._clock()
         record = await reminders.close_silence(

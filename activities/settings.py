@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.failures import failures_withheld
 from core import visibility
 from core.contract import SettingsChanged, SettingsDelivery
 from core.temporal_names import SETTINGS_CHANGED_SIGNAL
@@ -98,6 +99,7 @@ class SettingsActivities:
     @activity.defn
     async def mark_settings_delivered(self, delivery: SettingsDelivery) -> None:
         """Every running session knows the version: the reconciler may forget it."""
-        await self._store.settings.mark_delivered(
-            account_id=delivery.account_id, version=delivery.version
-        )
+        with failures_withheld("mark_settings_delivered", subject=delivery.account_id):
+            await self._store.settings.mark_delivered(
+                account_id=delivery.account_id, version=delivery.version
+            )

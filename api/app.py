@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from api.access_log import AccessLog
 from api.docs_page import install_docs
 from api.errors import install_exception_handlers
 from api.guard import RequestGuard
@@ -86,6 +87,9 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     # Cache-Control: no-store on every answer without its own; added after the guard, so
     # outside it: the guard's 401/413 answers get it too.
     app.add_middleware(NoStoreMiddleware)
+    # Our access log instead of uvicorn's (customer ids redacted); outermost of all, so it sees
+    # every answer, whatever middleware gave it.
+    app.add_middleware(AccessLog, secret=settings.conversation_key_secret.get_secret_value())
     return app
 
 
@@ -95,6 +99,12 @@ def main() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = get_settings()
+    # access_log=False: uvicorn's prints raw paths, which name customers; api.access_log
+    # writes the API's own, redacted.
     uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port, proxy_headers=True
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        proxy_headers=True,
+        access_log=False,
     )

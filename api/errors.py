@@ -28,6 +28,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from api.access_log import loggable_path
+
 logger = logging.getLogger(__name__)
 
 TEMPORAL = "temporal"
@@ -61,12 +63,18 @@ def _unavailable(service: str, detail: str | None = None) -> JSONResponse:
     return JSONResponse(status_code=503, content={"detail": unavailable.detail})
 
 
+def _path(request: Request) -> str:
+    # Never the raw path: ``…/contacts/{wa_id}`` carries a customer's number or BSUID.
+    secret: str = request.app.state.settings.conversation_key_secret.get_secret_value()
+    return loggable_path(request, secret=secret)
+
+
 async def _on_service_unavailable(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceUnavailable)
     logger.warning(
         "%s %s: %s unavailable (%s)",
         request.method,
-        request.url.path,
+        _path(request),
         exc.service,
         type(exc.__cause__).__name__ if exc.__cause__ else "-",
     )
@@ -75,21 +83,21 @@ async def _on_service_unavailable(request: Request, exc: Exception) -> JSONRespo
 
 async def _on_rpc_error(request: Request, exc: Exception) -> JSONResponse:
     status = exc.status.name if isinstance(exc, RPCError) else type(exc).__name__
-    logger.warning("%s %s: temporal call failed (%s)", request.method, request.url.path, status)
+    logger.warning("%s %s: temporal call failed (%s)", request.method, _path(request), status)
     return _unavailable(TEMPORAL)
 
 
 async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     # Only the class name: SQLAlchemy messages can embed statement parameters (phone numbers).
     logger.warning(
-        "%s %s: database call failed (%s)", request.method, request.url.path, type(exc).__name__
+        "%s %s: database call failed (%s)", request.method, _path(request), type(exc).__name__
     )
     return _unavailable(DATABASE)
 
 
 async def _on_connection_error(request: Request, exc: Exception) -> JSONResponse:
     logger.warning(
-        "%s %s: connection failure (%s)", request.method, request.url.path, type(exc).__name__
+        "%s %s: connection failure (%s)", request.method, _path(request), type(exc).__name__
     )
     return _unavailable("a backing service")
 
@@ -109,7 +117,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Starlette's ServerErrorMiddleware calls this for anything else; a JSON body at least keeps
     # the contract's error shape (and the traceback goes to the log, not to the client).
     logger.error(
-        "%s %s: unhandled %s", request.method, request.url.path, type(exc).__name__, exc_info=exc
+        "%s %s: unhandled %s", request.method, _path(request), type(exc).__name__, exc_info=exc
     )
     return JSONResponse(status_code=500, content={"detail": "internal server error"})
 

@@ -135,7 +135,9 @@ def to_e164(wa_id: str) -> str:
     compact = _PHONE_NOISE.sub("", wa_id)
     digits = compact.removeprefix("+")
     if not WA_ID_RE.fullmatch(digits):
-        raise ValueError(f"not a phone number in E.164 form (7-15 digits): {wa_id!r}")
+        # The field, never the value: this text becomes an audit reason and a workflow result,
+        # and a malformed number is still a customer's number.
+        raise ValueError("wa_id: not a phone number in E.164 form (7-15 digits)")
     return f"+{digits}"
 
 

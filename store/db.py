@@ -5,6 +5,10 @@ that a transaction that is going to write can start with ``BEGIN IMMEDIATE``: it
 lock up front and waits (``busy_timeout``) for another writer, instead of failing with "database
 is locked" when a deferred read transaction tries to upgrade to a write after another connection
 committed. Read-only transactions keep a plain deferred ``BEGIN`` and never block writers (WAL).
+
+Every engine hides statement parameters in its error messages (``hide_parameters``): they are
+phone numbers, BSUIDs, names, emails and rendered reminders, and such a message ends up in log
+lines and, through an activity's failure, in Temporal's workflow history.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 logger = logging.getLogger(__name__)
+# aiosqlite logs every call at DEBUG with its arguments, statement parameters included: a
+# process logging at DEBUG would print customers' numbers, names and rendered reminders.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 # Execution option that marks a connection whose next transaction will write.
 WRITE_INTENT = "store_write_intent"
@@ -37,11 +44,11 @@ def create_engine(database_url: str) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         # pre_ping: a replica restarted behind a pooler must not cost the first request an error.
-        return _create_async_engine(url, pool_pre_ping=True)
+        return _create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
 
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = _create_async_engine(url)
+    engine = _create_async_engine(url, hide_parameters=True)
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     return engine

@@ -36,10 +36,23 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve(app: object, *, port: int | None = None) -> AsyncIterator[str]:
-    """Serve an ASGI app over real HTTP on 127.0.0.1; yields its base URL."""
+async def serve(
+    app: object, *, port: int | None = None, access_log: bool = True
+) -> AsyncIterator[str]:
+    """Serve an ASGI app over real HTTP on 127.0.0.1; yields its base URL.
+
+    ``access_log=False`` as ``api.app.main`` serves the API: uvicorn's access log names
+    customers, the API writes its own.
+    """
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")  # type: ignore[arg-type]
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        access_log=access_log,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

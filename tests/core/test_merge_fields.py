@@ -272,8 +272,10 @@ def test_to_e164(wa_id: str, expected: str) -> None:
     ],
 )
 def test_to_e164_refuses(wa_id: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as refused:
         to_e164(wa_id)
+    # The message names the field, not the value: it becomes an audit reason.
+    assert str(refused.value) == "wa_id: not a phone number in E.164 form (7-15 digits)"
 
 
 @given(st.text().filter(lambda s: "{" not in s and "}" not in s))

@@ -413,7 +413,8 @@ async def open_stack(
             graph_api_url=graph_api_url,
         )
         app = create_app(settings)
-        api_url = await stack.enter_async_context(serve(app, port=api_port))
+        # Served as api.app.main serves it: uvicorn's access log off, the API's own on.
+        api_url = await stack.enter_async_context(serve(app, port=api_port, access_log=False))
 
         # The worker's own resources, opened the way worker.py opens them (on the shared client),
         # and its settings reconciler beside it.
