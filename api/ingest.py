@@ -57,9 +57,9 @@ logger = logging.getLogger(__name__)
 # Conversations handed over at the same time by one webhook POST.
 MAX_CONCURRENT_CONVERSATIONS = 32
 # Conversations of one POST signalled before the answer; the rest go to hand-over workflows.
-# At the ≈ 150 new sessions per second the 2-core bench machine manages, about a second
-# (BENCHMARKS.md), well inside the few seconds Meta waits.
-INLINE_CONVERSATIONS = 128
+# At the ≈ 150 new sessions per second the 2-core bench machine manages, under half a second
+# (BENCHMARKS.md); a POST of so few conversations (nearly all of them) needs no hand-over hop.
+INLINE_CONVERSATIONS = 64
 # Serialized size of one hand-over workflow's input, well below Temporal's 2 MB per payload.
 MAX_HAND_OVER_BYTES = 256 * 1024
 
@@ -122,7 +122,8 @@ class WebhookIngest:
         inline = conversations[:INLINE_CONVERSATIONS]
         later = conversations[INLINE_CONVERSATIONS:]
         await _all_or_raise(
-            [self._hand_over(c, received_at) for c in inline] + [self._resolve(c) for c in later],
+            [self._hand_over(c, received_at) for c in inline]
+            + [self._resolve(c) for c in later if c.key is None],
             limit=MAX_CONCURRENT_CONVERSATIONS,
         )
         if later:
@@ -226,7 +227,9 @@ class WebhookIngest:
                 conversation_key=conversation.key,
                 message=_folded(conversation.messages, received_at=received_at),
             )
-            item_size = len(item.model_dump_json())
+            # An upper estimate of its JSON (two timestamps, field names, quoting), unencoded.
+            ids = (item.message.message_id, *item.message.earlier_message_ids)
+            item_size = 256 + len(item.conversation_key) + sum(len(i) + 3 for i in ids)
             if batches[-1] and size + item_size > MAX_HAND_OVER_BYTES:
                 batches.append([])
                 size = 0

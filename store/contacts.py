@@ -19,7 +19,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,9 +32,8 @@ from store.transactions import Transactions, insert, to_record
 
 logger = logging.getLogger(__name__)
 
-# Rows per INSERT of ``insert_new``: 9 parameters each stays far below SQLite's and asyncpg's
-# limits on parameters per statement (32,766 and 32,767).
-_INSERT_CHUNK = 500
+# Rows per write transaction of ``insert_new``, so that other writers get their turn.
+_INSERT_CHUNK = 1_000
 
 
 @dataclass(frozen=True)
@@ -120,11 +119,14 @@ class Contacts:
                 for s in senders[start : start + _INSERT_CHUNK]
             ]
             async with self._tx.write() as tx:
+                # One statement with the rows as parameters: SQLAlchemy sends them as few
+                # multi-row INSERTs ("insertmanyvalues"), compiled once; a multi-row .values()
+                # is compiled anew for every row (2.5 s for 15,000 contacts).
                 inserted = await tx.execute(
-                    insert(tx, ContactRow)
-                    .values(rows)
+                    insert(tx, cast(Any, ContactRow.__table__))
                     .on_conflict_do_nothing()
-                    .returning(ContactRow.account_id, ContactRow.conversation_key)
+                    .returning(ContactRow.account_id, ContactRow.conversation_key),
+                    rows,
                 )
                 went_in = {tuple(row) for row in inserted}
             for row in rows:
