@@ -118,16 +118,18 @@ class ConversationWorkflow:
     @workflow.signal(name=names.CUSTOMER_MESSAGE_SIGNAL)
     def customer_message(self, message: CustomerMessage) -> None:
         """The customer wrote: dedupe by message id, move T forward, re-arm."""
-        if message.message_id in self._seen_ids:
-            return
-        # Older messages of the same POST, folded into this signal by the API: counted and
-        # remembered like messages of their own (they cannot move T past this one).
+        # Older messages of the same POST, folded into this signal by the API, are counted and
+        # remembered like messages of their own; they cannot move T past this one. A POST that
+        # redelivers the newest message with an older one never seen still counts that one.
+        newest_seen = message.message_id in self._seen_ids
         for message_id in (*message.earlier_message_ids, message.message_id):
             if message_id not in self._seen_ids:
                 self._seen_ids[message_id] = None
                 self._message_count += 1
         while len(self._seen_ids) > SEEN_IDS_KEPT:
             del self._seen_ids[next(iter(self._seen_ids))]
+        if newest_seen:
+            return  # its time already moved T
         last = advance_last_message(
             self._last_customer_message_at,
             sent_at=message.sent_at,

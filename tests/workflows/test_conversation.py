@@ -107,6 +107,13 @@ async def test_messages_folded_into_one_signal_count_and_dedupe_as_their_own(
     assert later.message_count == 5
     assert later.last_customer_message_at is not None and first.last_customer_message_at
     assert later.last_customer_message_at >= first.last_customer_message_at
+    # Meta redelivers the newest message with an older one this run never saw: only that one
+    # counts, and T stays where the newest message put it.
+    await conv.customer_writes(message_id="wamid.5", earlier_message_ids=["wamid.4b"])
+    await settle(conv)
+    redelivered = await conv.session()
+    assert redelivered.message_count == 6
+    assert redelivered.last_customer_message_at == later.last_customer_message_at
 
 
 async def test_older_timestamp_does_not_move_t_back(conv: Conversation) -> None:
