@@ -39,6 +39,7 @@ from activities.settings import SettingsActivities
 from boot import Resources, open_resources, run_event_loop
 from core.config import Settings, get_settings
 from core.contract import SettingsDelivery
+from core.redact import withheld
 from core.temporal import deliver_settings
 from whatsapp.client import CloudApiClient
 from workflows.conversation import ConversationWorkflow
@@ -130,8 +131,8 @@ async def reconcile_forever(
     while not stop.is_set():
         try:
             await reconcile_settings(resources, task_queue=task_queue)
-        except Exception:  # noqa: BLE001 - the next round retries whatever went wrong
-            logger.warning("settings reconciler: round failed; retrying", exc_info=True)
+        except Exception as err:  # noqa: BLE001 - the next round retries whatever went wrong
+            logger.warning("settings reconciler: round failed; retrying: %s", withheld(err))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
@@ -156,8 +157,8 @@ async def purge_audit_forever(
                     deleted,
                     retention_days,
                 )
-        except Exception:  # noqa: BLE001 - the next round retries whatever went wrong
-            logger.warning("audit retention: purge failed; retrying", exc_info=True)
+        except Exception as err:  # noqa: BLE001 - the next round retries whatever went wrong
+            logger.warning("audit retention: purge failed; retrying: %s", withheld(err))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
 

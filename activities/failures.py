@@ -15,12 +15,13 @@ Imports no I/O library, so the workflow modules may import the activities that u
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, TemporalError
+
+from core.redact import withheld
 
 
 @contextmanager
@@ -36,12 +37,6 @@ def failures_withheld(name: str, *, subject: str) -> Iterator[None]:
         raise
     except Exception as err:
         kind = type(err).__name__
-        activity.logger.warning(
-            "%s failed for %s: %s (message withheld: it may quote customer data)\n%s",
-            name,
-            subject,
-            kind,
-            "".join(traceback.format_tb(err.__traceback__)).rstrip(),
-        )
+        activity.logger.warning("%s failed for %s: %s", name, subject, withheld(err))
         # ``from None``: Temporal would encode the cause, message included.
         raise ApplicationError(f"{name} failed: {kind}", type=kind) from None

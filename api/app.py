@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from api.access_log import AccessLog
 from api.docs_page import install_docs
-from api.errors import install_exception_handlers
+from api.errors import UnhandledErrors, install_exception_handlers
 from api.guard import RequestGuard
 from api.headers import NoStoreMiddleware
 from api.ingest_cache import IngestCache
@@ -81,8 +81,11 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     app.include_router(webhooks.router)
     app.include_router(v1.router)
     app.include_router(pages_router)
+    # A bug answers a JSON 500 whose log line quotes no message (api.errors); innermost, so
+    # every other middleware sees that answer.
+    app.add_middleware(UnhandledErrors)
     # Body limits everywhere, the /v1 bearer token before any body is read (api.guard). Added
-    # first of the middleware, so innermost: the others see its 401/413 answers.
+    # before the others, so inside them: they see its 401/413 answers.
     app.add_middleware(RequestGuard, state=app.state)
     # Cache-Control: no-store on every answer without its own; added after the guard, so
     # outside it: the guard's 401/413 answers get it too.

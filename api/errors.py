@@ -12,6 +12,9 @@ answered with 5xx, and every write behind these routes is idempotent, so a retry
 Validation errors keep FastAPI's 422 shape (``{"detail": [{"loc", "msg", "type"}]}``) but without
 the ``input`` FastAPI echoes by default: for a body missing a field that is the whole body, and an
 account's access token is write-only.
+
+Anything else is a bug: ``UnhandledErrors`` answers a JSON 500 and logs the exception's class and
+frames, never its message.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from api.access_log import loggable_path
+from core.redact import withheld
 
 logger = logging.getLogger(__name__)
 
@@ -113,17 +118,42 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     return JSONResponse(status_code=422, content={"detail": jsonable_encoder(detail)})
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # Starlette's ServerErrorMiddleware calls this for anything else; a JSON body at least keeps
-    # the contract's error shape (and the traceback goes to the log, not to the client).
-    logger.error(
-        "%s %s: unhandled %s", request.method, _path(request), type(exc).__name__, exc_info=exc
-    )
-    return JSONResponse(status_code=500, content={"detail": "internal server error"})
+class UnhandledErrors:
+    """ASGI middleware: a bug answers a JSON 500, and its log line has no message.
+
+    Starlette's own last resort (``ServerErrorMiddleware``, where an ``Exception`` handler
+    would go) re-raises after answering, and the server then logs the exception *with* its
+    message, which may quote the request's customer data. This catches it first, inside every
+    other middleware (the access log still sees the 500), logs the class and frames only, and
+    does not re-raise.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:  # noqa: BLE001 - the last resort, by design
+            request = Request(scope)
+            logger.error("%s %s: unhandled %s", request.method, _path(request), withheld(exc))
+            if not started:
+                answer = JSONResponse(status_code=500, content={"detail": "internal server error"})
+                await answer(scope, receive, send)
 
 
 def install_exception_handlers(app: FastAPI) -> None:
-    """Register the 422 (without echoed input), the 503 mappings and a JSON 500 for bugs."""
+    """Register the 422 (without echoed input) and the 503 mappings (bugs: ``UnhandledErrors``)."""
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ServiceUnavailable, _on_service_unavailable)
     app.add_exception_handler(RPCError, _on_rpc_error)
@@ -131,4 +161,3 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SQLAlchemyError, _on_database_error)
     app.add_exception_handler(TimeoutError, _on_connection_error)
     app.add_exception_handler(OSError, _on_connection_error)
-    app.add_exception_handler(Exception, _on_unexpected)

@@ -76,6 +76,8 @@ class Stack:
     pids: dict[str, int]
     temporal_journal_mode: str
     database: str = "sqlite"
+    # The service's database, for benchmarks that prepare rows directly through the store.
+    database_url: str = ""
     extra_workers: list[int] = field(default_factory=list)
     accounts: list[BenchAccount] = field(default_factory=list)
 
@@ -355,6 +357,7 @@ async def open_stack(
             },
             temporal_journal_mode=journal_mode,
             database=database,
+            database_url=database_url,
             extra_workers=[w.pid for w in workers[1:]],
         )
 

@@ -7,6 +7,7 @@ customer id with ``customer:<8 hex>``: a BSUID-shaped token, or a run of at leas
 in any spelling ("+1 (650) 555-1234"). It looks for tokens inside values, not only at whole
 values, because a malformed request ("+1555… US.1349…") is exactly the one that gets logged.
 Query values of parameters named like a token, secret or password become ``***``.
+:func:`withheld` renders a foreign exception for a log line without its message.
 
 Why a keyed hash rather than ``…1234``: the last four digits are part of a number and still
 personal data, while the marker is the start of the conversation key (``core.conversation_key``)
@@ -23,6 +24,7 @@ Pure: standard library and ``core`` only.
 from __future__ import annotations
 
 import re
+import traceback
 from urllib.parse import unquote, unquote_plus
 
 from core.conversation_key import new_conversation_key
@@ -109,3 +111,14 @@ def redact_target(path: str, query: str, *, secret: str) -> str:
     if query:
         redacted += "?" + redact_query(query, secret=secret, account_id=account_of(path))
     return redacted
+
+
+def withheld(err: BaseException) -> str:
+    """``err`` for a log line: its class and stack frames, never its message (nor its causes').
+
+    A foreign exception's message can quote what it was working on (a driver's "Key (wa_id)=…
+    already exists", a validation error's input): its class and where it was raised are enough
+    to find the bug, and nothing personal reaches the log.
+    """
+    frames = "".join(traceback.format_tb(err.__traceback__)).rstrip()
+    return f"{type(err).__name__} (message withheld)\n{frames}" if frames else type(err).__name__

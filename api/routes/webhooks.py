@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 from api.deps import IngestCacheDep, MetricsDep, ResourcesDep, SettingsDep
 from api.errors import ServiceUnavailable
 from api.ingest import WebhookIngest
+from core.redact import withheld
 from whatsapp.signature import SIGNATURE_HEADER, verify_signature
 from whatsapp.webhook import MAX_WEBHOOK_BYTES, IgnoredKind, InvalidWebhook, parse_webhook
 
@@ -138,7 +139,7 @@ async def receive_webhook(
             result = "unavailable"
             if _is_known_outage(err):
                 raise
-            logger.exception("webhook hand-off failed unexpectedly")
+            logger.error("webhook hand-off failed unexpectedly: %s", withheld(err))
             raise ServiceUnavailable("webhook processing") from err
         result = "accepted"
         return WebhookAck(

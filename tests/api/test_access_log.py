@@ -88,3 +88,24 @@ def test_main_turns_uvicorns_access_log_off(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("API_PORT", str(free_port()))
     main()
     assert seen["access_log"] is False
+
+
+async def test_a_bug_answers_json_500_and_its_log_quotes_no_message(
+    app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.get("/boom/{wa_id}")
+    async def boom(wa_id: str) -> None:
+        raise RuntimeError(f"could not handle {wa_id}")
+
+    caplog.set_level(logging.DEBUG)
+    # No raise_app_exceptions: a server sees only what the app answers, and nothing re-raised.
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api.test"
+    ) as client:
+        answer = await client.get(f"/boom/{NUMBER}")
+    assert answer.status_code == 500
+    assert answer.json() == {"detail": "internal server error"}
+    errors = [r.getMessage() for r in caplog.records if r.name == "api.errors"]
+    assert any("unhandled RuntimeError (message withheld)" in line for line in errors), errors
+    assert NUMBER not in _service_lines(caplog)
+    assert not any(r.exc_info for r in caplog.records)

@@ -15,6 +15,7 @@ from core.redact import (
     redact_query,
     redact_target,
     redact_text,
+    withheld,
 )
 
 SECRET = "redact-test-secret"
@@ -127,3 +128,20 @@ def test_no_number_survives_in_any_path_position(number: str, segment: str) -> N
         f"/v1/accounts/acme/{segment}/{number}/more", f"q={number}", secret=SECRET
     )
     assert number not in redacted
+
+
+def test_withheld_names_the_class_and_frames_but_never_the_message() -> None:
+    # The frames quote source lines, so the number comes in as data, as a customer's would.
+    def fail(number: str) -> None:
+        try:
+            raise ValueError(f"Key (wa_id)=({number}) already exists")
+        except ValueError as err:
+            raise RuntimeError(f"while saving {number}") from err
+
+    try:
+        fail(NUMBER)
+    except RuntimeError as err:
+        text = withheld(err)
+    assert text.startswith("RuntimeError (message withheld)")
+    assert "in fail" in text
+    assert "15550000123" not in text
