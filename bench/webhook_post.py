@@ -277,7 +277,7 @@ async def main_async() -> None:
                     r["conversations"],
                     r["status"],
                     r["answered_s"],
-                    r["all_running_s"],
+                    "-" if r["all_running_s"] is None else r["all_running_s"],
                 ]
                 for r in rows
             ],
