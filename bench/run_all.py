@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.report import parser, table
 
-SCENARIOS = ("ingest", "latency", "drain", "arm", "reach", "scale")
+SCENARIOS = ("ingest", "latency", "drain", "arm", "reach", "scale", "webhook_post")
 
 
 def _last(results_dir: Path, scenario: str) -> dict[str, Any] | None:
@@ -118,6 +118,16 @@ def _summary_rows(results_dir: Path, ran: list[str]) -> list[list[object]]:
                     "bounded by cache",
                 ]
             )
+        elif scenario == "webhook_post":
+            for row in result["rows"]:
+                rows.append(
+                    [
+                        f"one {result['limit']:,}-byte POST: {row['shape']}",
+                        f"{row['status']} in {row['answered_s']:.2f} s",
+                        "-",
+                        "within a few seconds",
+                    ]
+                )
     return rows
 
 
