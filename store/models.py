@@ -179,6 +179,8 @@ class ReminderRow(Base):
             "decided_at",
             "reminder_id",
         ),
+        # The audit retention purge: the oldest records of every account (store.retention).
+        Index("ix_reminders_decided_at", "decided_at"),
     )
 
     reminder_id: Mapped[str] = mapped_column(String(36), primary_key=True)

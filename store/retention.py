@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 
 from core.vocabulary import DECISIONS
 from store.models import ReminderRow
@@ -25,6 +25,17 @@ from store.transactions import Transactions
 PURGE_BATCH = 1_000
 # The decisions, in a fixed order so that the statement is the same every time.
 _FINAL = tuple(sorted(DECISIONS))
+
+
+def oldest_final(cutoff: datetime, *, batch: int) -> Select[str]:
+    """The ids of the oldest ``batch`` final records decided before ``cutoff``, across every
+    account (served by ``ix_reminders_decided_at``)."""
+    return (
+        select(ReminderRow.reminder_id)
+        .where(ReminderRow.decided_at < cutoff, ReminderRow.outcome.in_(_FINAL))
+        .order_by(ReminderRow.decided_at)
+        .limit(batch)
+    )
 
 
 class AuditRetention:
@@ -47,14 +58,7 @@ class AuditRetention:
             async with self._tx.write() as tx:
                 # Select the ids first: DELETE … LIMIT is not portable (SQLite needs a
                 # compile option, PostgreSQL has none).
-                ids = list(
-                    await tx.scalars(
-                        select(ReminderRow.reminder_id)
-                        .where(ReminderRow.decided_at < cutoff, ReminderRow.outcome.in_(_FINAL))
-                        .order_by(ReminderRow.decided_at)
-                        .limit(batch)
-                    )
-                )
+                ids = list(await tx.scalars(oldest_final(cutoff, batch=batch)))
                 if ids:
                     gone = await tx.scalars(
                         delete(ReminderRow)
