@@ -9,6 +9,10 @@ ARG PYTHON_IMAGE=python:3.11.17-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+# The build backend from its own hashed lock, then the wheel built without fetching anything:
+# pip's build isolation would otherwise download whatever setuptools is newest that day.
+COPY requirements-build.lock /tmp/requirements-build.lock
+RUN pip install --require-hashes --no-deps -r /tmp/requirements-build.lock
 COPY pyproject.toml README.md ./
 COPY core ./core
 COPY workflows ./workflows
@@ -18,7 +22,7 @@ COPY store ./store
 COPY whatsapp ./whatsapp
 COPY cli ./cli
 COPY worker.py boot.py ./
-RUN pip wheel --no-deps --wheel-dir /wheels .
+RUN pip wheel --no-deps --no-build-isolation --wheel-dir /wheels .
 
 # -- runtime ------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}

@@ -38,13 +38,16 @@ run: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
 
-# Regenerate requirements.lock (what the image installs) and requirements-dev.lock (the dev and
-# local extras, at the same versions) from pyproject.toml. Pins already in the lock are kept;
+# Regenerate requirements.lock (what the image installs), requirements-dev.lock (the dev and
+# local extras, at the same versions) and requirements-build.lock (what builds the project's
+# wheel in the image) from pyproject.toml. Pins already in the lock are kept;
 # `make lock UPGRADE=--upgrade` moves everything to the newest allowed releases.
 lock: $(STAMP)
 	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) $(UPGRADE) -o requirements.lock
 	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) $(UPGRADE) --extra dev --extra local \
 		--constraint requirements.lock -o requirements-dev.lock
+	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')" \
+		| $(UV) pip compile - $(LOCK_FLAGS) $(UPGRADE) -o requirements-build.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 LOCK = ROOT / "requirements.lock"
 DEV_LOCK = ROOT / "requirements-dev.lock"
+BUILD_LOCK = ROOT / "requirements-build.lock"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 # The first releases without the advisories we know of; the floors must not allow older ones.
@@ -91,7 +92,21 @@ def test_the_image_installs_the_lock_with_hashes_before_the_code() -> None:
     assert all("--no-deps" in r for _, r in runs if "pip wheel" in r)
 
 
-@pytest.mark.parametrize("path", [LOCK, DEV_LOCK], ids=lambda p: p.name)
+def test_the_wheel_is_built_with_the_locked_backend_and_nothing_fetched() -> None:
+    build = _stages()[0]
+    runs = [(i, rest) for i, (keyword, rest) in enumerate(build) if keyword == "RUN"]
+    [(lock_at, lock_run)] = [(i, r) for i, r in runs if "requirements-build.lock" in r]
+    assert "--require-hashes" in lock_run and "--no-deps" in lock_run
+    [(wheel_at, wheel_run)] = [(i, r) for i, r in runs if "pip wheel" in r]
+    # Without --no-build-isolation pip fetches the newest backend into a throwaway environment.
+    assert lock_at < wheel_at and "--no-build-isolation" in wheel_run
+    backend = _locked(BUILD_LOCK)
+    for requirement in map(Requirement, PYPROJECT["build-system"]["requires"]):
+        version, _ = backend[canonicalize_name(requirement.name)]
+        assert requirement.specifier.contains(version), (requirement, version)
+
+
+@pytest.mark.parametrize("path", [LOCK, DEV_LOCK, BUILD_LOCK], ids=lambda p: p.name)
 def test_every_pin_has_hashes(path: Path) -> None:
     pins = _locked(path)
     assert pins
