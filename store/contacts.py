@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.identity import CustomerIdentity
 from store.errors import AccountNotFound
+from store.group_commit import GroupCommit
 from store.models import AccountRow, ContactRow
 from store.records import Contact
 from store.transactions import Transactions, insert, to_record
@@ -51,6 +52,8 @@ class Contacts:
 
     def __init__(self, transactions: Transactions) -> None:
         self._tx = transactions
+        # New customers of concurrent webhooks share one insert (store.group_commit).
+        self._new_senders = GroupCommit(self._insert_group)
 
     async def resolve_sender(
         self,
@@ -73,11 +76,11 @@ class Contacts:
         """
         if likely_new and identity.parent_user_id is None:
             # Without a parent BSUID, "some contact shares an identifier" is exactly "the insert
-            # conflicts on a unique column", so an insert that goes in is the whole answer.
-            async with self._tx.write() as tx:
-                created = await _insert_new(
-                    tx, account_id, new_key, identity, profile_name, now=self._tx.now()
-                )
+            # conflicts on a unique column", so an insert that goes in is the whole answer. It
+            # shares its transaction with the other new customers of the moment.
+            created = await self._new_senders.submit(
+                NewSender(account_id, identity, new_key, profile_name)
+            )
             if created is not None:
                 return created
         async with self._tx.read() as tx:
@@ -113,6 +116,12 @@ class Contacts:
         """
         created: dict[str, Contact] = {}
         now = self._tx.now()
+        # One row per key: a second sender of the same key (the same customer, perhaps named
+        # with one more identifier) is left to resolve_sender, which adds what it brings.
+        unique: dict[tuple[str, str], NewSender] = {}
+        for sender in senders:
+            unique.setdefault((sender.account_id, sender.key), sender)
+        senders = list(unique.values())
         for start in range(0, len(senders), _INSERT_CHUNK):
             rows = [
                 _new(s.account_id, s.key, s.identity, now) | {"profile_name": s.profile_name}
@@ -135,6 +144,13 @@ class Contacts:
                         **row, first_name=None, last_name=None, email=None
                     )
         return created
+
+    async def _insert_group(self, senders: Sequence[NewSender]) -> list[Contact | None]:
+        """``insert_new`` for a group of ``resolve_sender`` calls: each sender's new contact,
+        or None where it must be resolved the long way (only the first sender of a key can
+        have gone in)."""
+        created = await self.insert_new(senders)
+        return [created.pop(sender.key, None) for sender in senders]
 
     async def find(self, *, account_id: str, identity: CustomerIdentity) -> Contact | None:
         """The contact any of these identifiers names (the one by number when two do)."""
