@@ -189,7 +189,8 @@ class Reminders:
         The send activity's hot path: one transaction before the request, one after.
         """
         now = self._tx.now(at)
-        async with self._tx.write() as tx:
+
+        async def read_and_claim(tx: AsyncSession) -> tuple[ReminderContext, ReminderClaim | None]:
             context = await _context(tx, account_id, conversation_key)
             text = compose(context)
             if text is None:
@@ -204,6 +205,10 @@ class Reminders:
                 now=now,
             )
             return context, await _claim(tx, new, text=text, now=now)
+
+        # Shared with the claims and finishes of the moment: a burst of due reminders is
+        # hundreds of these at once.
+        return await self._tx.shared(read_and_claim)
 
     async def finish(
         self,
@@ -240,7 +245,8 @@ class Reminders:
         ]
         if attempt is not None:
             conditions.append(ReminderRow.attempts == attempt)
-        async with self._tx.write() as tx:
+
+        async def finish_in(tx: AsyncSession) -> ReminderRecord:
             # The usual case in one statement: the record is still this attempt's to finish.
             finished = await tx.scalar(
                 update(ReminderRow).where(*conditions).values(**decided).returning(ReminderRow)
@@ -259,6 +265,8 @@ class Reminders:
                 row.message_id = message_id
             await tx.flush()
             return to_record(ReminderRecord, row)
+
+        return await self._tx.shared(finish_in)
 
     async def release(
         self,

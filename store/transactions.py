@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,12 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, utc_now
 from store.db import WRITE_INTENT
+from store.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 R = TypeVar("R", bound="DataclassInstance")
 SelectT = TypeVar("SelectT", bound=Select[Any])
+T = TypeVar("T")
+# A unit of work that may share its write transaction with others (``Transactions.shared``).
+Job = Callable[[AsyncSession], Awaitable[Any]]
 
 
 class Transactions:
@@ -45,6 +49,7 @@ class Transactions:
         bind = sessionmaker.kw.get("bind")
         is_sqlite = bind is not None and bind.dialect.name == "sqlite"
         self._writers: asyncio.Lock | None = asyncio.Lock() if is_sqlite else None
+        self._shared: GroupCommit[Job, Any] = GroupCommit(self._run_together)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -60,6 +65,30 @@ class Transactions:
             # Procure the connection now, flagged, so SQLite starts with BEGIN IMMEDIATE.
             await tx.connection(execution_options={WRITE_INTENT: True})
             yield tx
+
+    async def shared(self, job: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``job`` in a write transaction it may share with concurrent callers' jobs.
+
+        A group commit (``store.group_commit``): the jobs that queue while a write is under
+        way run one after another in the next transaction, which then costs one BEGIN, one
+        COMMIT and one connection for all of them (a burst of reminders is hundreds of short
+        writes). A job that raises rolls its group back, and every job of that group is then
+        run again in a transaction of its own, so it fails alone. A job must therefore be
+        safe to run twice, and may not depend on another job of its group.
+        """
+        return cast(T, await self._shared.submit(job))
+
+    async def _run_together(self, jobs: Sequence[Job]) -> list[Any]:
+        answers: list[Any] = []
+        async with self.write() as tx:
+            for job in jobs:
+                answers.append(await job(tx))
+                # Each job sees the database as the jobs before it left it, never their loaded
+                # objects: the ORM would otherwise hand a later job a row as an earlier job
+                # read it (the identity map), not as it now is.
+                await tx.flush()
+                tx.expunge_all()
+        return answers
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
