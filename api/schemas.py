@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from core.identity import CustomerIdentity
 from core.merge_fields import MERGE_FIELDS, UnknownMergeField, validate_template
+from core.storable import STORABLE, STORABLE_OR_NONE, storable
 from core.vocabulary import (
     CUSTOMER_ID_PATTERN,
     CUSTOMER_ID_RULE,
@@ -50,6 +51,12 @@ def _known_merge_fields(template: str) -> str:
     return template
 
 
+def _storable_secret(value: SecretStr | None) -> SecretStr | None:
+    if value is not None:
+        storable(value.get_secret_value())
+    return value
+
+
 def _loose_email(value: str | None) -> str | None:
     if value is None or value == "":
         return None
@@ -66,10 +73,16 @@ Template = Annotated[
         description=f"{MIN_MESSAGE_LENGTH}-{MAX_MESSAGE_LENGTH} characters; merge fields: "
         + ", ".join(f"{{{name}}}" for name in MERGE_FIELDS),
     ),
+    STORABLE,
     AfterValidator(_known_merge_fields),
 ]
-Name = Annotated[str | None, Field(default=None, max_length=200)]
-Email = Annotated[str | None, Field(default=None, max_length=254), AfterValidator(_loose_email)]
+Name = Annotated[str | None, Field(default=None, max_length=200), STORABLE_OR_NONE]
+Email = Annotated[
+    str | None,
+    Field(default=None, max_length=254),
+    STORABLE_OR_NONE,
+    AfterValidator(_loose_email),
+]
 
 
 class _Body(BaseModel):
@@ -81,11 +94,11 @@ class _Body(BaseModel):
 
 
 class AccountIn(_Body):
-    company_name: str = Field(min_length=1, max_length=200)
+    company_name: Annotated[str, Field(min_length=1, max_length=200), STORABLE]
     phone_number_id: str = Field(
         pattern=PHONE_NUMBER_ID_PATTERN, description="Meta's id of the business phone number"
     )
-    access_token: SecretStr | None = Field(
+    access_token: Annotated[SecretStr | None, AfterValidator(_storable_secret)] = Field(
         default=None,
         min_length=1,
         max_length=4096,
@@ -115,7 +128,7 @@ class AccountOut(BaseModel):
 
 
 class TokenIn(_Body):
-    label: str | None = Field(
+    label: Annotated[str | None, STORABLE_OR_NONE] = Field(
         default=None, max_length=100, description="what the token is for, e.g. 'shop backend'"
     )
 

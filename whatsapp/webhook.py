@@ -37,7 +37,6 @@ from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -50,6 +49,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from core.identity import CustomerIdentity
+from core.storable import STORABLE
 from core.vocabulary import (
     BSUID_MAX_LENGTH,
     BSUID_PATTERN,
@@ -104,27 +104,13 @@ def _parse_unix_timestamp(value: object) -> datetime:
 UnixTimestamp = Annotated[datetime, PlainValidator(_parse_unix_timestamp)]
 
 
-def _storable(value: str) -> str:
-    """Text every store can hold: PostgreSQL refuses NUL, and an unpaired surrogate (``\\ud800``,
-    valid in JSON text) cannot be encoded for either database or for Temporal."""
-    if "\x00" in value:
-        raise PydanticCustomError("storable_text", "contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PydanticCustomError("storable_text", "contains an unpaired surrogate") from None
-    return value
-
-
-_STORABLE = AfterValidator(_storable)
-
 # The webhook's field bounds (docs/http-api.md#webhook-field-bounds).
-MessageId = Annotated[str, Field(min_length=1, max_length=MAX_WEBHOOK_MESSAGE_ID_LENGTH), _STORABLE]
-CallbackData = Annotated[str, Field(max_length=MAX_WEBHOOK_CALLBACK_DATA_LENGTH), _STORABLE]
-ProfileName = Annotated[str, Field(max_length=MAX_PROFILE_NAME_LENGTH), _STORABLE]
-Word = Annotated[str, Field(max_length=MAX_WEBHOOK_WORD_LENGTH), _STORABLE]
-FreeText = Annotated[str, Field(max_length=MAX_WEBHOOK_TEXT_LENGTH), _STORABLE]
-RecipientId = Annotated[str, Field(max_length=BSUID_MAX_LENGTH), _STORABLE]
+MessageId = Annotated[str, Field(min_length=1, max_length=MAX_WEBHOOK_MESSAGE_ID_LENGTH), STORABLE]
+CallbackData = Annotated[str, Field(max_length=MAX_WEBHOOK_CALLBACK_DATA_LENGTH), STORABLE]
+ProfileName = Annotated[str, Field(max_length=MAX_PROFILE_NAME_LENGTH), STORABLE]
+Word = Annotated[str, Field(max_length=MAX_WEBHOOK_WORD_LENGTH), STORABLE]
+FreeText = Annotated[str, Field(max_length=MAX_WEBHOOK_TEXT_LENGTH), STORABLE]
+RecipientId = Annotated[str, Field(max_length=BSUID_MAX_LENGTH), STORABLE]
 Username = Annotated[str, Field(pattern=USERNAME_PATTERN)]
 PhoneNumberId = Annotated[str, Field(min_length=1, pattern=PHONE_NUMBER_ID_PATTERN)]
 
