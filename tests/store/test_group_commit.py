@@ -33,6 +33,20 @@ class Writer:
         return [item.upper() for item in items]
 
 
+async def queued_behind_a_write(
+    *items: str,
+) -> tuple[Writer, GroupCommit[str, str], asyncio.Task[str], list[asyncio.Task[str]]]:
+    """A write of "a" held open, and ``items`` submitted meanwhile (all queued behind it)."""
+    writer = Writer()
+    writer.release.clear()
+    group = GroupCommit(writer)
+    first = asyncio.create_task(group.submit("a"))
+    await writer.started.wait()
+    rest = [asyncio.create_task(group.submit(item)) for item in items]
+    await asyncio.sleep(0.01)
+    return writer, group, first, rest
+
+
 async def test_a_lone_item_is_written_at_once_in_its_own_group() -> None:
     writer = Writer()
     group = GroupCommit(writer)
@@ -42,13 +56,7 @@ async def test_a_lone_item_is_written_at_once_in_its_own_group() -> None:
 
 
 async def test_items_arriving_during_a_write_share_the_next_one() -> None:
-    writer = Writer()
-    writer.release.clear()
-    group = GroupCommit(writer)
-    first = asyncio.create_task(group.submit("a"))
-    await writer.started.wait()
-    rest = [asyncio.create_task(group.submit(item)) for item in ("b", "c", "d")]
-    await asyncio.sleep(0.01)  # all three are queued behind the write in flight
+    writer, _, first, rest = await queued_behind_a_write("b", "c", "d")
     writer.release.set()
     assert await first == "A"
     assert await asyncio.gather(*rest) == ["B", "C", "D"]
@@ -56,13 +64,7 @@ async def test_items_arriving_during_a_write_share_the_next_one() -> None:
 
 
 async def test_a_bad_item_fails_only_its_own_caller() -> None:
-    writer = Writer()
-    writer.release.clear()
-    group = GroupCommit(writer)
-    first = asyncio.create_task(group.submit("a"))
-    await writer.started.wait()
-    rest = [asyncio.create_task(group.submit(item)) for item in ("b", "bad", "c")]
-    await asyncio.sleep(0.01)
+    writer, _, first, rest = await queued_behind_a_write("b", "bad", "c")
     writer.release.set()
     await first
     results = await asyncio.gather(*rest, return_exceptions=True)
@@ -73,14 +75,7 @@ async def test_a_bad_item_fails_only_its_own_caller() -> None:
 
 
 async def test_a_caller_cancelled_before_its_turn_is_not_written() -> None:
-    writer = Writer()
-    writer.release.clear()
-    group = GroupCommit(writer)
-    first = asyncio.create_task(group.submit("a"))
-    await writer.started.wait()
-    gone = asyncio.create_task(group.submit("gone"))
-    kept = asyncio.create_task(group.submit("kept"))
-    await asyncio.sleep(0.01)
+    writer, _, first, (gone, kept) = await queued_behind_a_write("gone", "kept")
     gone.cancel()
     await asyncio.sleep(0.01)
     writer.release.set()
@@ -92,15 +87,8 @@ async def test_a_caller_cancelled_before_its_turn_is_not_written() -> None:
 
 
 async def test_the_writer_cancelled_mid_write_fails_its_group_without_hanging() -> None:
-    writer = Writer()
-    writer.release.clear()
-    group = GroupCommit(writer)
+    writer, group, blocker, (leader, follower) = await queued_behind_a_write("b", "c")
     writer.holds["b"] = asyncio.Event()
-    blocker = asyncio.create_task(group.submit("a"))
-    await writer.started.wait()
-    leader = asyncio.create_task(group.submit("b"))
-    follower = asyncio.create_task(group.submit("c"))
-    await asyncio.sleep(0.01)
     writer.release.set()
     await blocker
     await asyncio.sleep(0.01)  # "b" now writes the group ["b", "c"], held open
