@@ -75,8 +75,13 @@ class GroupCommit(Generic[T, R]):
                 return
             # One bad item (say, a contact of an account deleted meanwhile) must not fail the
             # others of its group, again at every retry: each is written alone instead.
-            for entry in group:
-                await self._write_group([entry])
+            for done, entry in enumerate(group):
+                try:
+                    await self._write_group([entry])
+                except BaseException:
+                    for _, answer in group[done + 1 :]:
+                        answer.set_exception(GroupWriteInterrupted())
+                    raise
             return
         except BaseException:
             # The writing caller was cancelled mid-write: the others cannot know whether their

@@ -20,6 +20,7 @@ class Writer:
         self.release.set()
         self.started = asyncio.Event()
         self.holds: dict[str, asyncio.Event] = {}  # a group with this item waits for its event
+        self.holds_alone: dict[str, asyncio.Event] = {}  # the same, for this item written alone
 
     async def __call__(self, items: Sequence[str]) -> list[str]:
         self.groups.append(list(items))
@@ -28,6 +29,8 @@ class Writer:
         for item in items:
             if item in self.holds:
                 await self.holds[item].wait()
+        if len(items) == 1 and items[0] in self.holds_alone:
+            await self.holds_alone[items[0]].wait()
         if "bad" in items:
             raise ValueError("a bad item")
         return [item.upper() for item in items]
@@ -102,3 +105,18 @@ async def test_the_writer_cancelled_mid_write_fails_its_group_without_hanging() 
     writer.release.set()
     assert await group.submit("d") == "D"
     assert writer.groups == [["a"], ["b", "c"], ["d"]]
+
+
+async def test_the_writer_cancelled_while_writing_items_alone_leaves_none_hanging() -> None:
+    writer, group, blocker, (leader, bad, late) = await queued_behind_a_write("b", "bad", "c")
+    writer.holds_alone["b"] = asyncio.Event()
+    writer.release.set()
+    await blocker
+    await asyncio.sleep(0.01)  # the group failed on "bad"; "b" alone is now held open
+    assert writer.groups[-2:] == [["b", "bad", "c"], ["b"]]
+    leader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leader
+    for task in (bad, late):
+        with pytest.raises(GroupWriteInterrupted):
+            await asyncio.wait_for(task, timeout=5)
