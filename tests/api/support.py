@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.meta_samples import sample_json
 from whatsapp.signature import SIGNATURE_HEADER, sign
@@ -51,3 +52,13 @@ def recent(payload: dict[str, Any], *, minutes_ago: int = 5) -> dict[str, Any]:
             for message in change["value"].get("messages", []):
                 message["timestamp"] = str(moment)
     return payload
+
+
+def sqlite_or_postgres_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """The body of a ``database_url`` fixture parametrised ``["sqlite", "postgresql"]`` that
+    shadows the API tests' SQLite-only one: a file in ``tmp_path``, or the module's
+    ``postgres_database`` (each test has its own account, so tests may share it)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'api.db'}"
+    url: str = request.getfixturevalue("postgres_database")
+    return url

@@ -24,7 +24,7 @@ from core.vocabulary import DeliveryStatus, ReminderOutcome
 from store.records import ReminderRecord
 from store.repository import Store
 from tests.api.conftest import Seeded
-from tests.api.support import KEY_SECRET, post_webhook, recent
+from tests.api.support import KEY_SECRET, post_webhook, recent, sqlite_or_postgres_url
 from tests.store.conftest import POSTGRES_URL
 from tests.store_reads import reminder_by_id
 from tests.support import contact_by_number, postgres_test_database
@@ -42,12 +42,8 @@ async def postgres_database() -> AsyncIterator[str]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """Shadows the API tests' SQLite-only URL: every test here runs on both databases (each
-    test has its own account, so tests may share the PostgreSQL database)."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'api.db'}"
-    url: str = request.getfixturevalue("postgres_database")
-    return url
+    """Every test here runs on both databases."""
+    return sqlite_or_postgres_url(request, tmp_path)
 
 
 def _message(sender: str, message_id: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from store.models import ReminderRow
 from store.records import ReminderRecord
 from store.repository import Store
 from tests.api.conftest import Seeded
-from tests.api.support import post_webhook
+from tests.api.support import post_webhook, sqlite_or_postgres_url
 from tests.store.conftest import POSTGRES_URL
 from tests.store_reads import reminder_by_id
 from tests.support import postgres_test_database
@@ -34,12 +34,8 @@ async def postgres_database() -> AsyncIterator[str]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """Shadows the API tests' SQLite-only URL (each test has its own account, so tests may
-    share the PostgreSQL database)."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'api.db'}"
-    url: str = request.getfixturevalue("postgres_database")
-    return url
+    """Every test here runs on both databases."""
+    return sqlite_or_postgres_url(request, tmp_path)
 
 
 def _status(
