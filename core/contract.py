@@ -13,7 +13,14 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from core.vocabulary import MAX_EXPIRY_HOURS, MIN_EXPIRY_HOURS, ReminderOutcome, SessionState
+from core.reach import DEFAULT_TIMEZONE, QuietHours
+from core.vocabulary import (
+    MAX_EXPIRY_HOURS,
+    MIN_EXPIRY_HOURS,
+    ReminderOutcome,
+    SendKind,
+    SessionState,
+)
 
 
 class _Model(BaseModel):
@@ -70,15 +77,27 @@ class SettingsChanged(_Model):
 
 
 class ReminderSettings(_Model):
-    """What the workflow needs of the settings to arm its timer."""
+    """What the workflow needs of the settings to arm its timer.
+
+    Quiet hours come with the zone they are read in for this session's contact (its number's,
+    else the account's), so the workflow computes the moment itself (docs/reaching.md).
+    """
 
     enabled: bool
     expiry_hours: int = Field(ge=MIN_EXPIRY_HOURS, le=MAX_EXPIRY_HOURS)
     version: int | None = Field(default=None, description="the settings version read")
+    quiet_hours: QuietHours | None = None
+    time_zone: str = DEFAULT_TIMEZONE
+    fallback_template: bool = Field(
+        default=False, description="a template is to be sent when the window closes unanswered"
+    )
 
 
 class LoadSettingsRequest(_Model):
     account_id: str
+    # The session's contact, whose number may give the zone of the quiet hours; None in
+    # histories recorded before quiet hours existed.
+    conversation_key: str | None = None
 
 
 class CarriedState(_Model):
@@ -129,11 +148,13 @@ class SessionSnapshot(_Model):
 
 
 class ReminderRequest(_Model):
-    """Activity input: decide (and maybe send) the reminder for the silence that began at T."""
+    """Activity input: decide (and maybe send) the reminder for the silence that began at T,
+    or (``kind`` template) the template sent when that silence's window closed unanswered."""
 
     account_id: str
     conversation_key: str
     last_customer_message_at: AwareDatetime
+    kind: SendKind = SendKind.REMINDER
 
 
 class ReminderResult(_Model):
@@ -164,6 +185,7 @@ class CloseSilenceRequest(_Model):
     conversation_key: str
     last_customer_message_at: AwareDatetime
     why: CloseReason
+    kind: SendKind = SendKind.REMINDER
 
 
 class SettingsDelivery(_Model):

@@ -48,6 +48,9 @@ class ReminderOutcome(StrEnum):
     FAILED_WINDOW_CLOSED = "failed_window_closed"  # Meta answered 131047
     FAILED = "failed"  # permanent error from Meta, or no contact to send to
     UNKNOWN = "unknown"  # may have reached Meta, and no proof came before the window closed
+    # Quiet hours left no moment inside the window (docs/reaching.md#quiet-hours).
+    SKIPPED_QUIET_HOURS = "skipped_quiet_hours"
+    SKIPPED_OPTED_OUT = "skipped_opted_out"  # the contact opted out (docs/reaching.md#opt-out)
     PENDING = "pending"
     RETRYING = "retrying"
     AMBIGUOUS = "ambiguous"
@@ -69,8 +72,17 @@ STORED_OUTCOMES: Final = (
     ReminderOutcome.UNKNOWN,
     ReminderOutcome.AMBIGUOUS,
     ReminderOutcome.SKIPPED_CUSTOMER_REPLIED,
+    ReminderOutcome.SKIPPED_QUIET_HOURS,
+    ReminderOutcome.SKIPPED_OPTED_OUT,
 )
 DECISIONS: Final = frozenset(STORED_OUTCOMES) - IN_FLIGHT_OUTCOMES
+
+
+class SendKind(StrEnum):
+    """What a record of the audit trail is about (docs/reaching.md#template-fallback)."""
+
+    REMINDER = "reminder"  # the free-form reminder inside the window
+    TEMPLATE = "template"  # the approved template sent when the window closed unanswered
 
 
 # -- delivery statuses ------------------------------------------------------------------------

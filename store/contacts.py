@@ -189,6 +189,31 @@ class Contacts:
             updated = await _update(tx, chosen, updated_at=now, **fields)
             return to_record(Contact, updated), False
 
+    async def set_opted_out(
+        self, *, account_id: str, conversation_key: str, opted_out: bool, at: datetime
+    ) -> Contact | None:
+        """Opt the contact out (or back in) as of ``at`` (docs/reaching.md#opt-out).
+
+        ``at`` is the time of the keyword message, or of the API call: a change older than the
+        one stored is ignored, so a STOP and a START redelivered out of order end as the customer
+        meant. The contact as stored afterwards; None when there is no such contact.
+        """
+        async with self._tx.write() as tx:
+            await tx.execute(
+                update(ContactRow)
+                .where(
+                    ContactRow.account_id == account_id,
+                    ContactRow.conversation_key == conversation_key,
+                    or_(
+                        ContactRow.opted_out_changed_at.is_(None),
+                        ContactRow.opted_out_changed_at <= at,
+                    ),
+                )
+                .values(opted_out=opted_out, opted_out_changed_at=at)
+            )
+            row = await tx.get(ContactRow, (account_id, conversation_key), populate_existing=True)
+            return None if row is None else to_record(Contact, row)
+
     async def by_keys(
         self, *, account_id: str, conversation_keys: Sequence[str]
     ) -> dict[str, Contact]:

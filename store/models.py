@@ -7,10 +7,12 @@ message length, the outcome vocabulary — are ``CHECK`` constraints, not only A
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -24,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.reach import DEFAULT_OPT_IN_KEYWORDS, DEFAULT_OPT_OUT_KEYWORDS, DEFAULT_TIMEZONE
 from core.vocabulary import (
     BSUID_MAX_LENGTH,
     DEFAULT_ENABLED,
@@ -35,6 +38,7 @@ from core.vocabulary import (
     MIN_MESSAGE_LENGTH,
     STORED_OUTCOMES,
     DeliveryStatus,
+    SendKind,
 )
 from store.types import UTCDateTime
 
@@ -110,6 +114,22 @@ class SessionSettingsRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     # The newest version every running session was told about.
     delivered_version: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    # Reaching the customer the right way (docs/reaching.md), as JSON: core.reach's models.
+    quiet_hours: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    timezone: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_TIMEZONE, server_default=DEFAULT_TIMEZONE
+    )
+    opt_out_keywords: Mapped[list[str]] = mapped_column(
+        JSON,
+        default=lambda: list(DEFAULT_OPT_OUT_KEYWORDS),
+        server_default=json.dumps(list(DEFAULT_OPT_OUT_KEYWORDS)),
+    )
+    opt_in_keywords: Mapped[list[str]] = mapped_column(
+        JSON,
+        default=lambda: list(DEFAULT_OPT_IN_KEYWORDS),
+        server_default=json.dumps(list(DEFAULT_OPT_IN_KEYWORDS)),
+    )
+    fallback_template: Mapped[dict[str, object] | None] = mapped_column(JSON)
 
 
 class SettingsChangeRow(Base):
@@ -125,6 +145,9 @@ class SettingsChangeRow(Base):
     expiry_hours: Mapped[int] = mapped_column(Integer)
     message: Mapped[str] = mapped_column(Text)
     changed_by: Mapped[str] = mapped_column(Text)
+    # The rest of the settings document (quiet hours, time zone, keywords, template); NULL in
+    # changes saved before they existed.
+    reach: Mapped[dict[str, object] | None] = mapped_column(JSON)
 
 
 class ContactRow(Base):
@@ -155,6 +178,12 @@ class ContactRow(Base):
     email: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Opted out of reminders and templates (docs/reaching.md#opt-out); the time of the
+    # keyword message or API call that set it, so that an older keyword cannot undo a newer one.
+    opted_out: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sql_text("false")
+    )
+    opted_out_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ReminderRow(Base):
@@ -166,6 +195,7 @@ class ReminderRow(Base):
             name="delivery_status_known",
         ),
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        CheckConstraint(_in("kind", SendKind), name="kind_known"),
         # The audit list: one account, newest decision first, reminder_id as the tie-breaker.
         # Ascending on purpose: the list orders by (decided_at DESC, reminder_id DESC), which both
         # dialects serve by scanning this index backwards; a (decided_at DESC, reminder_id ASC)
@@ -204,6 +234,14 @@ class ReminderRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A reminder (free-form, inside the window) or the template sent when the window closed.
+    kind: Mapped[str] = mapped_column(
+        String(16), default=SendKind.REMINDER, server_default=SendKind.REMINDER.value
+    )
+    # When it was due by the hours alone, and the moment quiet hours chose (docs/reaching.md);
+    # NULL in records written before quiet hours existed.
+    nominal_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiTokenRow(Base):

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.vocabulary import DeliveryStatus, ReminderOutcome
+from core.reach import FallbackTemplate, QuietHours
+from core.vocabulary import DeliveryStatus, ReminderOutcome, SendKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +31,8 @@ class SessionSettingsRecord:
     """An account's reminder settings; ``updated_at`` is None while they are the defaults.
 
     ``version`` counts the saves (0: never saved); ``delivered_version`` is the newest version
-    every running session was told about.
+    every running session was told about. The rest is docs/reaching.md's: quiet hours and the
+    time zone used when a contact's number gives none, the keyword lists, the template.
     """
 
     enabled: bool
@@ -39,6 +41,22 @@ class SessionSettingsRecord:
     updated_at: datetime | None
     version: int
     delivered_version: int
+    quiet_hours: QuietHours | None
+    timezone: str
+    opt_out_keywords: tuple[str, ...]
+    opt_in_keywords: tuple[str, ...]
+    fallback_template: FallbackTemplate | None
+
+    def __post_init__(self) -> None:
+        # The JSON columns hold plain dicts and lists; the record speaks core.reach's models.
+        if isinstance(self.quiet_hours, dict):
+            object.__setattr__(self, "quiet_hours", QuietHours.model_validate(self.quiet_hours))
+        if isinstance(self.fallback_template, dict):
+            object.__setattr__(
+                self, "fallback_template", FallbackTemplate.model_validate(self.fallback_template)
+            )
+        object.__setattr__(self, "opt_out_keywords", tuple(self.opt_out_keywords))
+        object.__setattr__(self, "opt_in_keywords", tuple(self.opt_in_keywords))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +79,8 @@ class Contact:
     email: str | None
     created_at: datetime
     updated_at: datetime
+    opted_out: bool = False
+    opted_out_changed_at: datetime | None = None
 
     @property
     def recipient(self) -> str | None:
@@ -94,10 +114,14 @@ class ReminderRecord:
     attempts: int
     decided_at: datetime
     created_at: datetime
+    kind: SendKind = SendKind.REMINDER
+    nominal_due_at: datetime | None = None
+    send_at: datetime | None = None
 
     def __post_init__(self) -> None:
         # The columns hold plain strings; the record speaks the vocabulary's enums.
         object.__setattr__(self, "outcome", ReminderOutcome(self.outcome))
+        object.__setattr__(self, "kind", SendKind(self.kind))
         if self.delivery_status is not None:
             object.__setattr__(self, "delivery_status", DeliveryStatus(self.delivery_status))
 

@@ -10,9 +10,19 @@ so ``undelivered`` is the to-do list that makes propagation durable (docs/sessio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.reach import (
+    DEFAULT_OPT_IN_KEYWORDS,
+    DEFAULT_OPT_OUT_KEYWORDS,
+    DEFAULT_TIMEZONE,
+    FallbackTemplate,
+    QuietHours,
+)
 from core.vocabulary import DEFAULT_ENABLED, DEFAULT_EXPIRY_HOURS, DEFAULT_MESSAGE
 from store.errors import AccountNotFound
 from store.models import AccountRow, SessionSettingsRow, SettingsChangeRow
@@ -26,6 +36,11 @@ DEFAULT_SETTINGS = SessionSettingsRecord(
     updated_at=None,
     version=0,
     delivered_version=0,
+    quiet_hours=None,
+    timezone=DEFAULT_TIMEZONE,
+    opt_out_keywords=DEFAULT_OPT_OUT_KEYWORDS,
+    opt_in_keywords=DEFAULT_OPT_IN_KEYWORDS,
+    fallback_template=None,
 )
 
 
@@ -51,13 +66,35 @@ class SessionSettings:
         expiry_hours: int,
         message: str,
         changed_by: str,
+        quiet_hours: QuietHours | None = None,
+        timezone: str = DEFAULT_TIMEZONE,
+        opt_out_keywords: Sequence[str] = DEFAULT_OPT_OUT_KEYWORDS,
+        opt_in_keywords: Sequence[str] = DEFAULT_OPT_IN_KEYWORDS,
+        fallback_template: FallbackTemplate | None = None,
     ) -> SessionSettingsRecord:
-        """Store new settings and append them to the history, in one transaction."""
+        """Store new settings and append them to the history, in one transaction.
+
+        The settings are a whole document: what is not given takes its default.
+        """
         now = self._tx.now()
+        reach: dict[str, Any] = {
+            "quiet_hours": None if quiet_hours is None else quiet_hours.model_dump(),
+            "timezone": timezone,
+            "opt_out_keywords": list(opt_out_keywords),
+            "opt_in_keywords": list(opt_in_keywords),
+            "fallback_template": None
+            if fallback_template is None
+            else fallback_template.model_dump(),
+        }
         async with self._tx.write() as tx:
             if await tx.get(AccountRow, account_id) is None:
                 raise AccountNotFound(account_id)
-            values = {"enabled": enabled, "expiry_hours": expiry_hours, "message": message}
+            values = {
+                "enabled": enabled,
+                "expiry_hours": expiry_hours,
+                "message": message,
+                **reach,
+            }
             upsert = insert(tx, SessionSettingsRow).values(
                 account_id=account_id, updated_at=now, version=1, **values
             )
@@ -69,7 +106,13 @@ class SessionSettings:
             )
             tx.add(
                 SettingsChangeRow(
-                    account_id=account_id, changed_at=now, changed_by=changed_by, **values
+                    account_id=account_id,
+                    changed_at=now,
+                    changed_by=changed_by,
+                    enabled=enabled,
+                    expiry_hours=expiry_hours,
+                    message=message,
+                    reach=reach,
                 )
             )
             assert row is not None  # an upsert always returns its row

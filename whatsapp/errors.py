@@ -37,6 +37,12 @@ from core.vocabulary import WINDOW_CLOSED_ERROR_CODE
 PERMANENT_CODES: frozenset[int] = frozenset(
     {131026, 131031, 131048, 131062, 133010, 368, 100, 190, 0, 3, 10, *range(200, 300)}
 )
+# Template messages (docs/reaching.md#template-fallback): parameter count or format wrong
+# (132000, 132005 text too long, 132007 policy, 132012 format), template missing (132001),
+# paused (132015) or disabled (132016). The template must be fixed in WhatsApp Manager first.
+TEMPLATE_PERMANENT_CODES: frozenset[int] = frozenset(
+    {132000, 132001, 132005, 132007, 132012, 132015, 132016}
+)
 
 # Throttling: Meta refused the request before acting on it, so it certainly did not send. The
 # same request succeeds later.
@@ -163,7 +169,7 @@ def classify_error(
         return RetryableSendError(message, retry_after=retry_after, **common)
     if code in MAYBE_SENT_CODES:
         return AmbiguousSendError(message, **common)
-    if code in PERMANENT_CODES:
+    if code in PERMANENT_CODES or code in TEMPLATE_PERMANENT_CODES:
         return PermanentSendError(message, **common)
     # Unknown or missing code: the HTTP status is all we have. Throttling passes; server trouble
     # may have happened after the message was accepted; every other answer says the request

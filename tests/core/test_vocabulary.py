@@ -43,6 +43,8 @@ def test_outcome_groups_partition_the_stored_outcomes() -> None:
         "skipped_disabled",
         "skipped_window_closed",
         "skipped_customer_replied",
+        "skipped_quiet_hours",
+        "skipped_opted_out",
         "failed_window_closed",
         "failed",
         "unknown",
