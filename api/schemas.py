@@ -30,6 +30,7 @@ from core.vocabulary import (
     PHONE_NUMBER_ID_PATTERN,
     PHONE_PATTERN,
     DeliveryStatus,
+    SendKind,
     SessionState,
 )
 from store.records import Account, ApiToken, Contact, ReminderRecord, SessionSettingsRecord
@@ -358,6 +359,18 @@ class ReminderOut(BaseModel):
     text: str | None
     decided_at: datetime
     attempts: int
+    kind: SendKind = Field(
+        description="reminder: the free-form reminder inside the window; template: the "
+        "approved template sent when the window closed unanswered"
+    )
+    nominal_due_at: datetime | None = Field(
+        description="when it was due by the hours alone (null in records from before quiet "
+        "hours)"
+    )
+    send_at: datetime | None = Field(
+        description="the moment chosen for it, later or earlier than nominal_due_at when it "
+        "fell in quiet hours"
+    )
 
     @classmethod
     def of(cls, record: ReminderRecord, contact: Contact | None = None) -> ReminderOut:
@@ -376,6 +389,9 @@ class ReminderOut(BaseModel):
             text=record.text,
             decided_at=record.decided_at,
             attempts=record.attempts,
+            kind=record.kind,
+            nominal_due_at=record.nominal_due_at,
+            send_at=record.send_at,
         )
 
 
