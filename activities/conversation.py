@@ -31,6 +31,7 @@ from temporalio import activity
 from activities.failures import failures_withheld
 from activities.throttle import SendPacer
 from core.clock import AsyncClock, awaitable, utc_now
+from core.contact_zone import contact_zone
 from core.contract import (
     CloseReason,
     CloseSilenceRequest,
@@ -39,10 +40,13 @@ from core.contract import (
     ReminderResult,
     ReminderSettings,
 )
-from core.merge_fields import merge_values, render
-from core.vocabulary import DEFAULT_EXPIRY_HOURS, ReminderOutcome
+from core.merge_fields import MergeValues, merge_values, render
+from core.quiet_hours import reminder_moment, template_moment
+from core.reach import FallbackTemplate, flatten_parameter
+from core.vocabulary import DEFAULT_EXPIRY_HOURS, ReminderOutcome, SendKind
 from core.window import reminder_due_at, window_closes_at
 from store.errors import AccountNotFound
+from store.records import Composed
 from whatsapp.errors import (
     AmbiguousSendError,
     PermanentSendError,
@@ -51,20 +55,22 @@ from whatsapp.errors import (
 )
 
 if TYPE_CHECKING:
-    from store.records import ReminderContext, ReminderRecord
+    from store.records import Contact, ReminderContext, ReminderRecord, SessionSettingsRecord
     from store.reminders import Reminders
     from store.repository import Store
     from whatsapp.client import CloudApiClient
 
 
 class _RecordKeys(TypedDict):
-    """What identifies a silence's record (the conversation and the silence's T), and whom."""
+    """What identifies a silence's record (the conversation, the silence's T, reminder or
+    template), and whom."""
 
     account_id: str
     conversation_key: str
     wa_id: str | None
     user_id: str | None
     last_customer_message_at: datetime
+    kind: SendKind
 
 
 # Used when an account vanished: its sessions pause instead of failing.
@@ -110,18 +116,34 @@ def _backoff(attempts: int) -> float:
 
 
 @dataclass(frozen=True)
-class _Verdict:
-    """What the context says before anything is claimed: send ``text``, or the ``outcome``
-    (with its reason, or when to come back) of not sending now."""
+class _TemplateMessage:
+    """The template a verdict sends: Meta's name and language, the rendered parameters."""
 
-    text: str | None = None
+    name: str
+    language: str
+    body_parameters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What the context says before anything is claimed: send ``composed`` (and, for a
+    template, ``template``), or the ``outcome`` (with its reason, or when to come back) of not
+    sending now."""
+
+    composed: Composed | None = None
+    template: _TemplateMessage | None = None
     outcome: ReminderOutcome | None = None
     reason: str | None = None
     expiry_hours: int | None = None
     retry_in_seconds: float | None = None
+    nominal_due_at: datetime | None = None
+    # A verdict about a template that is no longer set: nothing to send, nothing to record.
+    unrecorded: bool = False
 
 
-def _verdict(context: ReminderContext, *, last: datetime, now: datetime) -> _Verdict:
+def _verdict(
+    context: ReminderContext, *, last: datetime, now: datetime, kind: SendKind
+) -> _Verdict:
     """The decision the database's current state allows, before any claim (pure)."""
     account, contact, settings = context.account, context.contact, context.settings
     if account is None or settings is None:
@@ -132,28 +154,126 @@ def _verdict(context: ReminderContext, *, last: datetime, now: datetime) -> _Ver
         return _Verdict(
             outcome=ReminderOutcome.SKIPPED_DISABLED, reason="session reminders are disabled"
         )
+    zone = contact_zone(contact.wa_id, account_timezone=settings.timezone)
+    if kind is SendKind.TEMPLATE:
+        return _template_verdict(settings, contact, account.company_name, zone, last=last, now=now)
     due = reminder_due_at(last, settings.expiry_hours)
     closes = window_closes_at(last)
-    if now < due and now < closes:
+    moment = reminder_moment(
+        due=due,
+        last_customer_message_at=last,
+        closes=closes,
+        now=now,
+        quiet=settings.quiet_hours,
+        zone_name=zone,
+    )
+    # Skipped by quiet hours: decided when it would have been due, not before.
+    go_at = due if moment.at is None else moment.at
+    if now < go_at and now < closes:
         return _Verdict(
             outcome=ReminderOutcome.NOT_DUE,
             expiry_hours=settings.expiry_hours,
-            retry_in_seconds=_seconds(due - now),
+            retry_in_seconds=_seconds(go_at - now),
         )
     if closes - now < SEND_MARGIN:
         return _Verdict(outcome=ReminderOutcome.SKIPPED_WINDOW_CLOSED)
-    try:
-        values = merge_values(
-            first_name=contact.first_name,
-            last_name=contact.last_name,
-            email=contact.email,
-            profile_name=contact.profile_name,
-            wa_id=contact.wa_id,
-            company_name=account.company_name,
+    if contact.opted_out:
+        return _Verdict(
+            outcome=ReminderOutcome.SKIPPED_OPTED_OUT,
+            reason=_OPTED_OUT_REASON,
+            nominal_due_at=due,
         )
+    if moment.at is None:
+        assert settings.quiet_hours is not None  # only quiet hours skip a reminder
+        quiet = settings.quiet_hours
+        return _Verdict(
+            outcome=ReminderOutcome.SKIPPED_QUIET_HOURS,
+            reason=f"quiet hours {quiet.start}-{quiet.end} ({zone}) left no moment before the "
+            "window closes",
+            nominal_due_at=due,
+        )
+    try:
+        values = _values(contact, account.company_name)
     except ValueError as err:  # a number WhatsApp itself would refuse: no retry can help
-        return _Verdict(outcome=ReminderOutcome.FAILED, reason=str(err))
-    return _Verdict(text=render(settings.message, values))
+        return _Verdict(outcome=ReminderOutcome.FAILED, reason=str(err), nominal_due_at=due)
+    return _Verdict(
+        composed=Composed(
+            text=render(settings.message, values), nominal_due_at=due, send_at=max(go_at, now)
+        )
+    )
+
+
+_OPTED_OUT_REASON = "the contact opted out"
+
+
+def _template_verdict(
+    settings: SessionSettingsRecord,
+    contact: Contact,
+    company_name: str,
+    zone: str,
+    *,
+    last: datetime,
+    now: datetime,
+) -> _Verdict:
+    """The template's decision once the window closed (docs/reaching.md#template-fallback)."""
+    template = settings.fallback_template
+    if template is None:
+        return _Verdict(
+            outcome=ReminderOutcome.SKIPPED_DISABLED,
+            reason="no fallback template is set",
+            unrecorded=True,
+        )
+    closes = window_closes_at(last)
+    go_at = template_moment(closes=closes, quiet=settings.quiet_hours, zone_name=zone)
+    if now < go_at:
+        return _Verdict(outcome=ReminderOutcome.NOT_DUE, retry_in_seconds=_seconds(go_at - now))
+    if contact.opted_out:
+        return _Verdict(
+            outcome=ReminderOutcome.SKIPPED_OPTED_OUT,
+            reason=_OPTED_OUT_REASON,
+            nominal_due_at=closes,
+        )
+    try:
+        values = _values(contact, company_name)
+    except ValueError as err:
+        return _Verdict(outcome=ReminderOutcome.FAILED, reason=str(err), nominal_due_at=closes)
+    message = _template_message(template, values)
+    return _Verdict(
+        composed=Composed(
+            text=_template_summary(message), nominal_due_at=closes, send_at=max(go_at, now)
+        ),
+        template=message,
+    )
+
+
+def _values(contact: Contact, company_name: str) -> MergeValues:
+    return merge_values(
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        email=contact.email,
+        profile_name=contact.profile_name,
+        wa_id=contact.wa_id,
+        company_name=company_name,
+    )
+
+
+def _template_message(template: FallbackTemplate, values: MergeValues) -> _TemplateMessage:
+    """The template with its parameters rendered by the reminder's own renderer."""
+    return _TemplateMessage(
+        name=template.name,
+        language=template.language,
+        body_parameters=tuple(
+            flatten_parameter(render(parameter, values)) for parameter in template.body_parameters
+        ),
+    )
+
+
+def _template_summary(message: _TemplateMessage) -> str:
+    """What the audit keeps of a template: its name, language and parameters."""
+    summary = f"template {message.name} ({message.language})"
+    if message.body_parameters:
+        summary += ": " + " | ".join(message.body_parameters)
+    return summary
 
 
 class ConversationActivities:
@@ -176,26 +296,44 @@ class ConversationActivities:
 
     @activity.defn
     async def load_settings(self, request: LoadSettingsRequest) -> ReminderSettings:
-        """The account's reminder switch, hours and settings version as the database has them."""
+        """The account's reminder switch, hours and settings version as the database has them,
+        with the quiet hours and the zone they are read in for the session's contact."""
         with failures_withheld("load_settings", subject=f"account {request.account_id}"):
             try:
                 settings = await self._store.settings.get(account_id=request.account_id)
             except AccountNotFound:
                 activity.logger.warning("account %s not found; session paused", request.account_id)
                 return DISABLED
+            zone = settings.timezone
+            if settings.quiet_hours is not None and request.conversation_key is not None:
+                # Only with quiet hours: without them the zone changes nothing.
+                contacts = await self._store.contacts.by_keys(
+                    account_id=request.account_id, conversation_keys=[request.conversation_key]
+                )
+                contact = contacts.get(request.conversation_key)
+                zone = contact_zone(
+                    None if contact is None else contact.wa_id, account_timezone=settings.timezone
+                )
         return ReminderSettings(
-            enabled=settings.enabled, expiry_hours=settings.expiry_hours, version=settings.version
+            enabled=settings.enabled,
+            expiry_hours=settings.expiry_hours,
+            version=settings.version,
+            quiet_hours=settings.quiet_hours,
+            time_zone=zone,
+            fallback_template=settings.fallback_template is not None,
         )
 
     @activity.defn
     async def send_reminder(self, request: ReminderRequest) -> ReminderResult:
-        """One attempt: re-check everything now, then send at most once (or say when to retry)."""
+        """One attempt: re-check everything now, then send at most once (or say when to retry).
+
+        The same activity sends the template when the request's ``kind`` says so."""
         with failures_withheld("send_reminder", subject=request.conversation_key):
             result = await self._attempt(request)
         # Reminders by outcome, on the worker's Prometheus endpoint (WORKER_METRICS_ADDRESS).
         activity.metric_meter().create_counter(
             "reminder_decisions", "Reminder attempts of the send activity, by outcome."
-        ).add(1, {"outcome": result.outcome.value})
+        ).add(1, {"outcome": result.outcome.value, "kind": request.kind.value})
         return result
 
     @activity.defn
@@ -213,6 +351,7 @@ class ConversationActivities:
             not_sent=_NOT_SENT_WHEN[request.why],
             reason=_CLOSE_REASONS[request.why],
             at=now,
+            kind=request.kind,
         )
         if record is None and request.why == "gave_up":
             # The attempts failed before any record was written: the audit still gets one.
@@ -229,6 +368,7 @@ class ConversationActivities:
                     outcome=ReminderOutcome.FAILED,
                     reason=_CLOSE_REASONS["gave_up"],
                     at=now,
+                    kind=request.kind,
                 )
         if record is None:
             return ReminderResult(outcome=ReminderOutcome.FAILED, reason="no record to settle")
@@ -236,7 +376,7 @@ class ConversationActivities:
 
     async def _attempt(self, request: ReminderRequest) -> ReminderResult:
         reminders = self._store.reminders
-        last = request.last_customer_message_at
+        last, kind = request.last_customer_message_at, request.kind
         # The pacer's turn first (accounts and business numbers are one to one): a wait here
         # holds no claim and no transaction, so a worker stopped while waiting leaves nothing
         # in flight.
@@ -244,9 +384,9 @@ class ConversationActivities:
         now = await self._clock()
         verdicts: list[_Verdict] = []
 
-        def compose(context: ReminderContext) -> str | None:
-            verdicts.append(_verdict(context, last=last, now=now))
-            return verdicts[-1].text
+        def compose(context: ReminderContext) -> Composed | None:
+            verdicts.append(_verdict(context, last=last, now=now, kind=kind))
+            return verdicts[-1].composed
 
         # One transaction reads the context and, when it says "send", claims the silence.
         context, claim = await reminders.claim_with_context(
@@ -255,6 +395,7 @@ class ConversationActivities:
             last_customer_message_at=last,
             compose=compose,
             at=now,
+            kind=kind,
         )
         verdict = verdicts[-1]
         account, contact = context.account, context.contact
@@ -270,6 +411,7 @@ class ConversationActivities:
             "wa_id": None if contact is None else contact.wa_id,
             "user_id": None if contact is None else contact.recipient,
             "last_customer_message_at": last,
+            "kind": kind,
         }
         if claim is None:
             if contact is None:
@@ -277,8 +419,10 @@ class ConversationActivities:
                     "no contact for conversation %s; reminder not sent", request.conversation_key
                 )
             return await self._decide_without_sending(verdict, keys, now=now)
-        assert contact is not None and verdict.text is not None  # a claim means "send"
-        text, closes = verdict.text, window_closes_at(last)
+        assert contact is not None and verdict.composed is not None  # a claim means "send"
+        text = verdict.composed.text
+        # A template goes after the window closed: the send margin is the reminder's only.
+        closes = window_closes_at(last) if kind is SendKind.REMINDER else None
         record = claim.record
         maybe_sent_before = False
         if not claim.acquired:
@@ -318,6 +462,7 @@ class ConversationActivities:
             wa_id=contact.wa_id,
             recipient=contact.recipient,
             text=text,
+            template=verdict.template,
         )
 
     async def _decide_without_sending(
@@ -335,8 +480,14 @@ class ConversationActivities:
         if outcome is ReminderOutcome.SKIPPED_WINDOW_CLOSED:
             return await self._too_late(keys)
         assert outcome is not None and verdict.reason is not None
+        if verdict.unrecorded:
+            return ReminderResult(outcome=outcome, reason=verdict.reason)
         record = await reminders.record_decision(
-            **keys, outcome=outcome, reason=verdict.reason, at=now
+            **keys,
+            outcome=outcome,
+            reason=verdict.reason,
+            at=now,
+            nominal_due_at=verdict.nominal_due_at,
         )
         if outcome is ReminderOutcome.SKIPPED_DISABLED:
             # Whatever the record keeps (an earlier attempt may await its proof), the session
@@ -355,6 +506,7 @@ class ConversationActivities:
             not_sent=ReminderOutcome.SKIPPED_WINDOW_CLOSED,
             reason=reason,
             at=now,
+            kind=keys["kind"],
         )
         if record is None or record.outcome is ReminderOutcome.SKIPPED_DISABLED:
             record = await reminders.record_decision(
@@ -367,19 +519,20 @@ class ConversationActivities:
         reminders: Reminders,
         record: ReminderRecord,
         *,
-        closes: datetime,
+        closes: datetime | None,
         maybe_sent_before: bool,
         phone_number_id: str,
         access_token: str,
         wa_id: str | None,
         recipient: str | None,
         text: str,
+        template: _TemplateMessage | None,
     ) -> ReminderResult:
-        """Send a claimed reminder and store what Meta answered."""
+        """Send a claimed reminder (or template) and store what Meta answered."""
         attempt = record.attempts
         # The clock once more, right before the request: the claim may have waited on the
         # database, and nothing may leave with less than the margin left.
-        if closes - await self._clock() < SEND_MARGIN:
+        if closes is not None and closes - await self._clock() < SEND_MARGIN:
             record = await reminders.finish(
                 reminder_id=record.reminder_id,
                 outcome=ReminderOutcome.UNKNOWN
@@ -391,14 +544,26 @@ class ConversationActivities:
             )
             return _result(record)
         try:
-            sent = await self._whatsapp.send_text(
-                phone_number_id=phone_number_id,
-                access_token=access_token,
-                to=wa_id,
-                recipient=recipient,
-                body=text,
-                callback_data=record.reminder_id,
-            )
+            if template is None:
+                sent = await self._whatsapp.send_text(
+                    phone_number_id=phone_number_id,
+                    access_token=access_token,
+                    to=wa_id,
+                    recipient=recipient,
+                    body=text,
+                    callback_data=record.reminder_id,
+                )
+            else:
+                sent = await self._whatsapp.send_template(
+                    phone_number_id=phone_number_id,
+                    access_token=access_token,
+                    to=wa_id,
+                    recipient=recipient,
+                    name=template.name,
+                    language=template.language,
+                    body_parameters=template.body_parameters,
+                    callback_data=record.reminder_id,
+                )
         except WindowClosedError as err:
             record = await reminders.finish(
                 reminder_id=record.reminder_id,

@@ -145,6 +145,9 @@ class SessionSnapshot(_Model):
     enabled: bool | None
     expiry_hours: int | None
     message_count: int
+    # Set while the window has closed and the fallback template waits for its moment.
+    template_due_at: datetime | None = None
+    template_outcome: ReminderOutcome | None = None
 
 
 class ReminderRequest(_Model):

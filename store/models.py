@@ -238,8 +238,9 @@ class ReminderRow(Base):
     kind: Mapped[str] = mapped_column(
         String(16), default=SendKind.REMINDER, server_default=SendKind.REMINDER.value
     )
-    # When it was due by the hours alone, and the moment quiet hours chose (docs/reaching.md);
-    # NULL in records written before quiet hours existed.
+    # When it was due by the hours alone (for a template: the window's close), and when its
+    # first send attempt went out, later or earlier when quiet hours moved it
+    # (docs/reaching.md); NULL in records from before quiet hours, send_at NULL when skipped.
     nominal_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

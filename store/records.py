@@ -136,6 +136,16 @@ class ReminderContext:
 
 
 @dataclass(frozen=True, slots=True)
+class Composed:
+    """What a send will say, as the send activity composed it from a ``ReminderContext``: the
+    text kept in the audit, when it was due, and when it goes out (docs/reaching.md)."""
+
+    text: str
+    nominal_due_at: datetime | None = None
+    send_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ReminderClaim:
     """Result of ``Reminders.claim``: the idempotency record, and whether this caller may send."""
 

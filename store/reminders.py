@@ -47,11 +47,13 @@ from core.vocabulary import (
     IN_FLIGHT_OUTCOMES,
     DeliveryStatus,
     ReminderOutcome,
+    SendKind,
 )
 from store.errors import InvalidCursor, ReminderNotFound
 from store.models import AccountRow, ContactRow, ReminderRow, SessionSettingsRow
 from store.records import (
     Account,
+    Composed,
     Contact,
     ReminderClaim,
     ReminderContext,
@@ -73,9 +75,16 @@ def _current(row: ReminderRow, attempt: int | None) -> bool:
     return attempt is None or row.attempts == attempt
 
 
-def idempotency_key(*, conversation_key: str, last_customer_message_at: datetime) -> str:
-    """The key of "one reminder per silence": the conversation and its T, normalised to UTC."""
-    return f"{conversation_key}:{last_customer_message_at.astimezone(UTC).isoformat()}"
+def idempotency_key(
+    *,
+    conversation_key: str,
+    last_customer_message_at: datetime,
+    kind: SendKind = SendKind.REMINDER,
+) -> str:
+    """The key of "one reminder per silence": the conversation and its T, normalised to UTC;
+    the template sent when that silence's window closed has its own ("…:template")."""
+    key = f"{conversation_key}:{last_customer_message_at.astimezone(UTC).isoformat()}"
+    return key if kind is SendKind.REMINDER else f"{key}:{kind.value}"
 
 
 def _new_row(
@@ -86,9 +95,12 @@ def _new_row(
     user_id: str | None,
     last_customer_message_at: datetime,
     now: datetime,
+    kind: SendKind = SendKind.REMINDER,
+    nominal_due_at: datetime | None = None,
+    send_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The columns every new record of a silence starts with: a fresh id, whom it is about, and
-    the silence's idempotency key."""
+    """The columns every new record of a silence starts with: a fresh id, whom it is about, what
+    it is, and the silence's idempotency key."""
     return {
         "reminder_id": str(uuid.uuid4()),
         "account_id": account_id,
@@ -97,8 +109,13 @@ def _new_row(
         "user_id": user_id,
         "last_customer_message_at": last_customer_message_at,
         "idempotency_key": idempotency_key(
-            conversation_key=conversation_key, last_customer_message_at=last_customer_message_at
+            conversation_key=conversation_key,
+            last_customer_message_at=last_customer_message_at,
+            kind=kind,
         ),
+        "kind": kind,
+        "nominal_due_at": nominal_due_at,
+        "send_at": send_at,
         "created_at": now,
     }
 
@@ -154,8 +171,9 @@ class Reminders:
         text: str,
         user_id: str | None = None,
         at: datetime | None = None,
+        kind: SendKind = SendKind.REMINDER,
     ) -> ReminderClaim:
-        """Claim the right to send the reminder for the silence that began at T.
+        """Claim the right to send the reminder (or template) for the silence that began at T.
 
         ``acquired`` is True for exactly one caller per T (or per ``retrying`` release, or per
         ``skipped_disabled`` decision once reminders are enabled again). When it is False,
@@ -169,6 +187,7 @@ class Reminders:
             user_id=user_id,
             last_customer_message_at=last_customer_message_at,
             now=now,
+            kind=kind,
         )
         async with self._tx.write() as tx:
             return await _claim(tx, new, text=text, now=now)
@@ -179,21 +198,22 @@ class Reminders:
         account_id: str,
         conversation_key: str,
         last_customer_message_at: datetime,
-        compose: Callable[[ReminderContext], str | None],
+        compose: Callable[[ReminderContext], Composed | None],
         at: datetime | None = None,
+        kind: SendKind = SendKind.REMINDER,
     ) -> tuple[ReminderContext, ReminderClaim | None]:
         """Read what a reminder decision needs and claim the silence, in one transaction.
 
-        ``compose`` gets the context and returns the text to send, or None when the context
-        says not to send now (no claim is made then, and the caller decides what to record).
+        ``compose`` gets the context and returns what to send, or None when the context says
+        not to send now (no claim is made then, and the caller decides what to record).
         The send activity's hot path: one transaction before the request, one after.
         """
         now = self._tx.now(at)
 
         async def read_and_claim(tx: AsyncSession) -> tuple[ReminderContext, ReminderClaim | None]:
             context = await _context(tx, account_id, conversation_key)
-            text = compose(context)
-            if text is None:
+            composed = compose(context)
+            if composed is None:
                 return context, None
             contact = context.contact
             new = _new_row(
@@ -203,8 +223,11 @@ class Reminders:
                 user_id=None if contact is None else contact.recipient,
                 last_customer_message_at=last_customer_message_at,
                 now=now,
+                kind=kind,
+                nominal_due_at=composed.nominal_due_at,
+                send_at=composed.send_at,
             )
-            return context, await _claim(tx, new, text=text, now=now)
+            return context, await _claim(tx, new, text=composed.text, now=now)
 
         # Shared with the claims and finishes of the moment: a burst of due reminders is
         # hundreds of these at once.
@@ -369,8 +392,9 @@ class Reminders:
         not_sent: ReminderOutcome,
         reason: str,
         at: datetime | None = None,
+        kind: SendKind = SendKind.REMINDER,
     ) -> ReminderRecord | None:
-        """Give the silence's record its final outcome if it is still in flight.
+        """Give the silence's record (of ``kind``) its final outcome if it is still in flight.
 
         Its silence is over (the customer wrote again, the window closed, the workflow gave
         up): a record that certainly did not send (``retrying``) becomes ``not_sent``; one that
@@ -382,7 +406,9 @@ class Reminders:
             raise ValueError(f"{not_sent!r} is not a decision")
         now = self._tx.now(at)
         key = idempotency_key(
-            conversation_key=conversation_key, last_customer_message_at=last_customer_message_at
+            conversation_key=conversation_key,
+            last_customer_message_at=last_customer_message_at,
+            kind=kind,
         )
         async with self._tx.write() as tx:
             row = await tx.scalar(
@@ -412,6 +438,9 @@ class Reminders:
         text: str | None = None,
         user_id: str | None = None,
         at: datetime | None = None,
+        kind: SendKind = SendKind.REMINDER,
+        nominal_due_at: datetime | None = None,
+        send_at: datetime | None = None,
     ) -> ReminderRecord:
         """Record a decision that sends nothing (``skipped_disabled``, ``failed`` for a contact
         that cannot be sent to) on the silence's one record.
@@ -429,6 +458,9 @@ class Reminders:
             user_id=user_id,
             last_customer_message_at=last_customer_message_at,
             now=now,
+            kind=kind,
+            nominal_due_at=nominal_due_at,
+            send_at=send_at,
         )
         key = new["idempotency_key"]
         values = {"outcome": outcome, "reason": reason, "text": text, "decided_at": now}

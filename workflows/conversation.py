@@ -38,7 +38,8 @@ with workflow.unsafe.imports_passed_through():
         SessionSnapshot,
         SettingsChanged,
     )
-    from core.vocabulary import ReminderOutcome, SessionState
+    from core.quiet_hours import reminder_moment, template_moment
+    from core.vocabulary import ReminderOutcome, SendKind, SessionState
     from core.window import WINDOW, advance_last_message, reminder_due_at, window_closes_at
 
 # Enough ids to absorb Meta's redeliveries of recent messages; an older duplicate can no longer
@@ -81,6 +82,9 @@ SETTINGS_RETRY_POLICY = RetryPolicy(
 )
 # Room for the activity's own "window closed" decision after the last in-window attempt.
 SEND_GRACE = timedelta(minutes=2)
+# The template's attempts (throttled, or waiting for proof) stop this long after its moment;
+# the run then settles its record and completes.
+TEMPLATE_GIVE_UP = timedelta(hours=6)
 
 
 def _fmt(moment: datetime | None) -> str:
@@ -111,6 +115,8 @@ class ConversationWorkflow:
         self._woken = False
         self._state = SessionState.WAITING
         self._due_at: datetime | None = None
+        self._template_due_at: datetime | None = None
+        self._template_outcome: ReminderOutcome | None = None
         self._published: tuple[object, ...] | None = None
 
     # -- messages in ------------------------------------------------------------------------
@@ -163,6 +169,8 @@ class ConversationWorkflow:
             enabled=None if self._settings is None else self._settings.enabled,
             expiry_hours=None if self._settings is None else self._settings.expiry_hours,
             message_count=self._message_count,
+            template_due_at=self._template_due_at,
+            template_outcome=self._template_outcome,
         )
 
     # -- the session ------------------------------------------------------------------------
@@ -189,12 +197,7 @@ class ConversationWorkflow:
 
             if self._settings_stale or self._settings is None:
                 self._settings_stale = False
-                self._settings = await workflow.execute_local_activity_method(
-                    ConversationActivities.load_settings,
-                    LoadSettingsRequest(account_id=input.account_id),
-                    start_to_close_timeout=LOAD_SETTINGS_TIMEOUT,
-                    retry_policy=SETTINGS_RETRY_POLICY,
-                )
+                self._settings = await self._load_settings()
 
             last = self._last_customer_message_at
             assert last is not None
@@ -213,12 +216,16 @@ class ConversationWorkflow:
                         last, "window_closed" if self._settings.enabled else "disabled"
                     )
                 self._due_at = None
+                if self._settings.enabled and self._settings.fallback_template:
+                    await self._fallback_template(last, closes)
+                    if self._last_customer_message_at != last:
+                        continue  # the customer wrote: a new window in this run
                 self._publish(SessionState.EXPIRED)
                 return self.session()
 
             silence_open = self._decided_for != last
             if silence_open and self._settings.enabled:
-                due = reminder_due_at(last, self._settings.expiry_hours)
+                due = self._reminder_moment(last, closes, now)
                 if self._retry_for == last and self._retry_at is not None:
                     due = max(due, self._retry_at)
                 self._due_at = due
@@ -246,6 +253,117 @@ class ConversationWorkflow:
                 )
             except TimeoutError:
                 pass
+
+    async def _load_settings(self) -> ReminderSettings:
+        return await workflow.execute_local_activity_method(
+            ConversationActivities.load_settings,
+            LoadSettingsRequest(
+                account_id=self._input.account_id, conversation_key=self._input.conversation_key
+            ),
+            start_to_close_timeout=LOAD_SETTINGS_TIMEOUT,
+            retry_policy=SETTINGS_RETRY_POLICY,
+        )
+
+    def _reminder_moment(self, last: datetime, closes: datetime, now: datetime) -> datetime:
+        """When this silence's reminder goes out: its due time, moved by quiet hours; a
+        reminder they skip is decided at its due time (docs/reaching.md#quiet-hours)."""
+        assert self._settings is not None
+        due = reminder_due_at(last, self._settings.expiry_hours)
+        moment = reminder_moment(
+            due=due,
+            last_customer_message_at=last,
+            closes=closes,
+            now=now,
+            quiet=self._settings.quiet_hours,
+            zone_name=self._settings.time_zone,
+        )
+        return due if moment.at is None else moment.at
+
+    async def _fallback_template(self, last: datetime, closes: datetime) -> None:
+        """The window closed unanswered: send the one template, at its moment.
+
+        Returns when the template is decided, when its attempts ran out, or as soon as the
+        customer writes (which abandons it; the caller carries on with the new window).
+        """
+        give_up_at: datetime | None = None
+        retry_at: datetime | None = None
+        attempted = False
+        while True:
+            assert self._settings is not None
+            if self._last_customer_message_at != last:
+                if attempted:
+                    await self._close_silence(last, "customer_replied", kind=SendKind.TEMPLATE)
+                return
+            if not (self._settings.enabled and self._settings.fallback_template):
+                if attempted:
+                    await self._close_silence(last, "disabled", kind=SendKind.TEMPLATE)
+                return
+            moment = template_moment(
+                closes=closes,
+                quiet=self._settings.quiet_hours,
+                zone_name=self._settings.time_zone,
+            )
+            if give_up_at is None:
+                give_up_at = moment + TEMPLATE_GIVE_UP
+            target = moment if retry_at is None else max(moment, retry_at)
+            now = workflow.now()
+            if now >= give_up_at:
+                await self._close_silence(last, "gave_up", kind=SendKind.TEMPLATE)
+                return
+            if now >= target:
+                result = await self._run_send_activity(
+                    last, kind=SendKind.TEMPLATE, give_up_at=give_up_at
+                )
+                if result is None:
+                    return  # its attempts kept failing; the record was settled as failed
+                if result.outcome not in _COME_BACK:
+                    self._template_outcome = result.outcome
+                    return
+                # Not yet by the activity's clock, throttled, or waiting for proof.
+                attempted = attempted or result.outcome is not ReminderOutcome.NOT_DUE
+                if result.retry_in_seconds is not None:
+                    retry_at = workflow.now() + timedelta(seconds=result.retry_in_seconds)
+                continue
+            self._template_due_at = target
+            self._publish(SessionState.EXPIRED)
+            self._woken = False
+            try:
+                await workflow.wait_condition(
+                    lambda: self._woken or self._settings_stale,
+                    timeout=target - now,
+                    timeout_summary="template due",
+                )
+            except TimeoutError:
+                pass
+            if self._settings_stale:
+                self._settings_stale = False
+                self._settings = await self._load_settings()
+
+    async def _run_send_activity(
+        self, last: datetime, *, kind: SendKind, give_up_at: datetime
+    ) -> ReminderResult | None:
+        """One attempt of the send activity for ``kind``; None when it kept failing (its record
+        is then settled as failed)."""
+        try:
+            return await workflow.execute_activity_method(
+                ConversationActivities.send_reminder,
+                ReminderRequest(
+                    account_id=self._input.account_id,
+                    conversation_key=self._input.conversation_key,
+                    last_customer_message_at=last,
+                    kind=kind,
+                ),
+                start_to_close_timeout=SEND_ATTEMPT_TIMEOUT,
+                schedule_to_close_timeout=max(give_up_at - workflow.now(), SEND_ATTEMPT_TIMEOUT),
+                retry_policy=SEND_RETRY_POLICY,
+                summary=f"send {kind.value}",
+            )
+        except ActivityError:
+            workflow.logger.warning(
+                "%s activity gave up", kind.value, extra={"key": self._input.conversation_key}
+            )
+            await self._close_silence(last, "gave_up", kind=kind)
+            return None
 
     async def _run_reminder_activity(self, last: datetime, closes: datetime) -> None:
         """Ask the send activity for one attempt for the silence that began at ``last``."""
@@ -284,8 +402,8 @@ class ConversationWorkflow:
             if result.outcome is ReminderOutcome.NOT_DUE:
                 # The database knows better than our copy (a settings signal may be in flight).
                 hours = result.expiry_hours or self._settings.expiry_hours
-                self._settings = ReminderSettings(
-                    enabled=True, expiry_hours=hours, version=self._settings.version
+                self._settings = self._settings.model_copy(
+                    update={"enabled": True, "expiry_hours": hours}
                 )
             else:
                 self._attempted_for = last  # its record stays in flight until settled
@@ -296,11 +414,7 @@ class ConversationWorkflow:
                 self._retry_at = workflow.now() + timedelta(seconds=result.retry_in_seconds)
             return
         if result.outcome is ReminderOutcome.SKIPPED_DISABLED:
-            self._settings = ReminderSettings(
-                enabled=False,
-                expiry_hours=self._settings.expiry_hours,
-                version=self._settings.version,
-            )
+            self._settings = self._settings.model_copy(update={"enabled": False})
             self._outcome = result.outcome
             return
         # Final for this silence, even if the customer wrote meanwhile (that opened a new one).
@@ -309,7 +423,9 @@ class ConversationWorkflow:
         if self._attempted_for == last:
             self._attempted_for = None
 
-    async def _close_silence(self, last: datetime, why: CloseReason) -> None:
+    async def _close_silence(
+        self, last: datetime, why: CloseReason, *, kind: SendKind = SendKind.REMINDER
+    ) -> None:
         """Settle the record of the silence that began at ``last``, if it is still in flight."""
         try:
             result = await workflow.execute_activity_method(
@@ -319,19 +435,26 @@ class ConversationWorkflow:
                     conversation_key=self._input.conversation_key,
                     last_customer_message_at=last,
                     why=why,
+                    kind=kind,
                 ),
                 start_to_close_timeout=CLOSE_SILENCE_TIMEOUT,
                 schedule_to_close_timeout=CLOSE_SILENCE_GIVE_UP,
                 retry_policy=CLOSE_SILENCE_RETRY_POLICY,
-                summary=f"settle reminder record ({why.replace('_', ' ')})",
+                summary=f"settle {kind.value} record ({why.replace('_', ' ')})",
             )
         except ActivityError:
             workflow.logger.warning(
-                "could not settle the reminder record", extra={"key": self._input.conversation_key}
+                "could not settle the %s record",
+                kind.value,
+                extra={"key": self._input.conversation_key},
             )
-            self._outcome = ReminderOutcome.UNKNOWN
+            outcome = ReminderOutcome.UNKNOWN
         else:
-            self._outcome = result.outcome
+            outcome = result.outcome
+        if kind is SendKind.TEMPLATE:
+            self._template_outcome = outcome
+            return
+        self._outcome = outcome
         self._decided_for = last if why != "customer_replied" else self._decided_for
         self._attempted_for = None
         if self._retry_for == last:
@@ -344,7 +467,7 @@ class ConversationWorkflow:
         self._state = state
         last = self._last_customer_message_at
         closes = None if last is None else window_closes_at(last)
-        snapshot = (state, last, self._due_at, closes)
+        snapshot = (state, last, self._due_at, closes, self._template_due_at)
         if snapshot == self._published:
             return
         self._published = snapshot
@@ -367,6 +490,11 @@ class ConversationWorkflow:
             f"**{state.value}** · customer last wrote {_fmt(last)} · "
             f"reminder due {_fmt(self._due_at)} · window closes {_fmt(closes)}"
             + ("" if self._outcome is None else f" · last reminder: {self._outcome.value}")
+            + (
+                ""
+                if self._template_due_at is None
+                else f" · template due {_fmt(self._template_due_at)}"
+            )
         )
 
     # -- continue-as-new --------------------------------------------------------------------

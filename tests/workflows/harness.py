@@ -105,12 +105,20 @@ class Conversation:
     async def save_settings(self, *, signal: bool = True, **changes: Any) -> None:
         """Change the settings in the database and (like the API) tell the waiting sessions."""
         current = await self.store.settings.get(account_id=ACCOUNT)
+        fields = (
+            "enabled",
+            "expiry_hours",
+            "message",
+            "quiet_hours",
+            "timezone",
+            "opt_out_keywords",
+            "opt_in_keywords",
+            "fallback_template",
+        )
         await self.store.settings.save(
             account_id=ACCOUNT,
             changed_by="test",
-            enabled=changes.get("enabled", current.enabled),
-            expiry_hours=changes.get("expiry_hours", current.expiry_hours),
-            message=changes.get("message", current.message),
+            **{name: changes.get(name, getattr(current, name)) for name in fields},
         )
         if signal:
             for wa_id in ("15550001111", "15550002222"):
