@@ -154,7 +154,12 @@ def _verdict(
         return _Verdict(
             outcome=ReminderOutcome.SKIPPED_DISABLED, reason="session reminders are disabled"
         )
-    zone = contact_zone(contact.wa_id, account_timezone=settings.timezone)
+    # The zone only matters with quiet hours; the number is not parsed without them.
+    zone = (
+        settings.timezone
+        if settings.quiet_hours is None
+        else contact_zone(contact.wa_id, account_timezone=settings.timezone)
+    )
     if kind is SendKind.TEMPLATE:
         return _template_verdict(settings, contact, account.company_name, zone, last=last, now=now)
     due = reminder_due_at(last, settings.expiry_hours)

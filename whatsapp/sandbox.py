@@ -4,6 +4,10 @@
 ``POST /{version}/{phone_number_id}/messages`` of the WhatsApp Cloud API: bearer token required
 (401 with code 190 otherwise), the body checked the way Meta checks it (400 with code 100), and
 Meta's real success and error shapes. Accepted messages are recorded instead of delivered.
+It takes the two kinds the service sends: free-form texts (``"type": "text"``) and approved
+templates (``"type": "template"``, a name, a language code and body parameters as texts); any
+other type is refused with 100, as Meta refuses a malformed body. It knows no template, so any
+name and language pass: a failure aimed at a template name (below) plays Meta's refusals.
 
 Like Meta, it reports on every message it accepted: with ``status_webhooks`` set, it posts
 signed ``sent``, ``delivered`` and ``read`` status webhooks (carrying the send's
@@ -21,7 +25,10 @@ Control endpoints (not part of Meta's API) under ``/_sandbox/``:
   ``{"kind": "delay", "seconds": 5}`` sleeps before handling the send normally (the message is
   recorded once the delay is over, as Meta would still process it: client timeouts see an
   ambiguous outcome); ``{"kind": "accept_then_fail", "status": 500}`` records the message and then
-  answers an error (Meta sent it but the answer says otherwise).
+  answers an error (Meta sent it but the answer says otherwise). Any of them with
+  ``"template": "<name>"`` is consumed only by a send of that template, in its turn (texts and
+  other templates pass it by): ``{"kind": "http", "status": 404, "code": 132001, "template":
+  "session_closed"}`` is a template that does not exist.
   ``GET`` lists the pending failures, ``DELETE`` clears them.
 - ``POST /_sandbox/status-faults`` queues what happens to the status webhooks of the next
   accepted messages, one per message: ``{"mode": "delayed", "seconds": 30, "times": 1}`` posts
@@ -87,9 +94,26 @@ _ERROR_TITLES: dict[int, str] = {
     131048: "Spam rate limit hit",
     131056: "(Business Account, Consumer Account) pair rate limit hit",
     131057: "Account in maintenance mode",
+    132000: "Template Param Count Mismatch",
+    132001: "Template does not exist",
+    132005: "Template Hydrated Text Too Long",
+    132007: "Template Format Character Policy Violated",
+    132012: "Template Parameter Format Mismatch",
+    132015: "Template is Paused",
+    132016: "Template is Disabled",
     133004: "Server temporarily unavailable",
     133010: "Phone number not registered",
 }
+
+
+class SandboxTemplate(BaseModel):
+    """The template of a recorded template message, as the client named and filled it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    language: str = Field(description="language code, e.g. en_US")
+    parameters: tuple[str, ...] = Field(description="the body's text parameters, in order")
 
 
 class SandboxMessage(BaseModel):
@@ -98,6 +122,8 @@ class SandboxMessage(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str
+    # Defaults keep a text recorded before templates existed (or by an older sandbox) readable.
+    kind: Literal["text", "template"] = "text"
     phone_number_id: str
     addressed_by: Literal["to", "recipient"] = Field(
         description="to: a phone number; recipient: a BSUID, for a customer without number"
@@ -105,10 +131,14 @@ class SandboxMessage(BaseModel):
     to: str | None = Field(description="as the client sent it, e.g. +16505551234")
     wa_id: str | None = Field(description="digits only; null when sent to a BSUID")
     user_id: str | None = Field(description="the BSUID the message was sent to")
-    body: str
+    body: str | None = Field(default=None, description="a text's body; null for a template")
+    template: SandboxTemplate | None = Field(default=None, description="for a template only")
     callback_data: str | None
     received_at: AwareDatetime
     answered_status: int = Field(description="HTTP status the sandbox answered the send with")
+
+
+_AIMED_AT = "only a send of this template (by name) consumes it; none: the next send"
 
 
 class HttpFailure(BaseModel):
@@ -120,6 +150,7 @@ class HttpFailure(BaseModel):
     message: str | None = None
     retry_after: float | None = Field(default=None, ge=0, description="Retry-After header")
     times: int = Field(default=1, ge=1, le=1000)
+    template: str | None = Field(default=None, description=_AIMED_AT)
 
 
 class DelayFailure(BaseModel):
@@ -128,6 +159,7 @@ class DelayFailure(BaseModel):
     kind: Literal["delay"]
     seconds: float = Field(gt=0, le=300)
     times: int = Field(default=1, ge=1, le=1000)
+    template: str | None = Field(default=None, description=_AIMED_AT)
 
 
 class AcceptThenFail(BaseModel):
@@ -138,6 +170,7 @@ class AcceptThenFail(BaseModel):
     code: int | None = None
     message: str | None = None
     times: int = Field(default=1, ge=1, le=1000)
+    template: str | None = Field(default=None, description=_AIMED_AT)
 
 
 Failure = Annotated[HttpFailure | DelayFailure | AcceptThenFail, Field(discriminator="kind")]
@@ -180,16 +213,37 @@ class _SendText(BaseModel):
     preview_url: StrictBool = False
 
 
+class _TemplateLanguage(BaseModel):
+    code: str = Field(min_length=1)
+
+
+class _TemplateParameter(BaseModel):
+    type: Literal["text"]
+    text: str = Field(min_length=1)
+
+
+class _TemplateComponent(BaseModel):
+    # Header and button parameters exist at Meta; the service fills only the body's.
+    type: Literal["body"]
+    parameters: list[_TemplateParameter] = Field(default_factory=list)
+
+
+class _SendTemplate(BaseModel):
+    name: str = Field(min_length=1, max_length=512)
+    language: _TemplateLanguage
+    components: list[_TemplateComponent] = Field(default_factory=list, max_length=1)
+
+
 class _SendRequest(BaseModel):
-    """The subset of Meta's send body the sandbox supports: individual text messages, to a
-    phone number (``to``) or a BSUID (``recipient``); ``to`` wins when both are given."""
+    """The subset of Meta's send body the sandbox supports: individual messages, to a phone
+    number (``to``) or a BSUID (``recipient``); ``to`` wins when both are given. What the
+    message says is ``_TextContent`` or ``_TemplateContent``, by ``type``."""
 
     messaging_product: Literal["whatsapp"]
     recipient_type: Literal["individual"] = "individual"
     to: str | None = Field(default=None, pattern=r"^\+?[0-9]{5,20}$")
     recipient: str | None = Field(default=None, pattern=BSUID_PATTERN)
-    type: Literal["text"] = "text"
-    text: _SendText
+    type: Literal["text", "template"] = "text"  # Meta's default is text too
     biz_opaque_callback_data: str | None = Field(default=None, max_length=MAX_CALLBACK_DATA)
 
     @model_validator(mode="after")
@@ -197,6 +251,23 @@ class _SendRequest(BaseModel):
         if self.to is None and self.recipient is None:
             raise ValueError("to or recipient is required")
         return self
+
+
+# The content is validated apart from the envelope, against the model its ``type`` names, so a
+# refusal names the field as Meta does (``text['body']``, ``template['language']['code']``)
+# rather than a model-level "text is required".
+class _TextContent(BaseModel):
+    text: _SendText
+
+
+class _TemplateContent(BaseModel):
+    template: _SendTemplate
+
+
+_CONTENT: dict[str, type[_TextContent] | type[_TemplateContent]] = {
+    "text": _TextContent,
+    "template": _TemplateContent,
+}
 
 
 @dataclass
@@ -248,18 +319,21 @@ def create_sandbox_app(
 
     @app.post("/{version}/{phone_number_id}/messages", tags=["graph api"])
     async def send_message(version: str, phone_number_id: str, request: Request) -> Response:
-        """Meta's send-message endpoint (text messages only)."""
+        """Meta's send-message endpoint (text and template messages)."""
         state = sandbox_state(app)
         if not _authorized(state, request.headers.get("authorization")):
             return _meta_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
 
         try:
             raw = await request.body()
-            send = _SendRequest.model_validate(json.loads(raw))
+            body = json.loads(raw)
+            send = _SendRequest.model_validate(body)
+            content = _CONTENT[send.type].model_validate(body)
         except (ValueError, RecursionError) as exc:  # ValidationError is a ValueError
             return _meta_error(400, 100, _TITLE_100, details=_send_problem(exc))
+        template = _recorded_template(content)
 
-        failure = state.failures.popleft() if state.failures else None
+        failure = _take_failure(state, None if template is None else template.name)
         if isinstance(failure, DelayFailure):
             await asyncio.sleep(failure.seconds)
         if isinstance(failure, HttpFailure):
@@ -275,14 +349,19 @@ def create_sandbox_app(
             to=send.to,
             wa_id=wa_id,
             user_id=None if send.to is not None else send.recipient,
-            body=send.text.body,
+            kind=send.type,
+            body=content.text.body if isinstance(content, _TextContent) else None,
+            template=template,
             callback_data=send.biz_opaque_callback_data,
             received_at=utc_now(),
             answered_status=failure.status if isinstance(failure, AcceptThenFail) else 200,
         )
         state.messages.append(message)
         logger.info(
-            "sandbox recorded message %s for phone_number_id=%s", message.id, phone_number_id
+            "sandbox recorded %s message %s for phone_number_id=%s",
+            message.kind,
+            message.id,
+            phone_number_id,
         )
         _report_statuses(app, message)
         if isinstance(failure, AcceptThenFail):
@@ -292,12 +371,12 @@ def create_sandbox_app(
             if send.to is not None
             else {"input": send.recipient, "user_id": send.recipient}
         )
+        # Meta says how it took a template (accepted, or held for a quality check); a text, no.
+        sent: dict[str, str] = {"id": message.id}
+        if template is not None:
+            sent["message_status"] = "accepted"
         return JSONResponse(
-            {
-                "messaging_product": "whatsapp",
-                "contacts": [contact],
-                "messages": [{"id": message.id}],
-            }
+            {"messaging_product": "whatsapp", "contacts": [contact], "messages": [sent]}
         )
 
     @app.get("/_sandbox/messages", tags=["sandbox"])
@@ -360,6 +439,30 @@ def create_sandbox_app(
         return {"items": list(sandbox_state(app).posted)}
 
     return app
+
+
+def _recorded_template(content: _TextContent | _TemplateContent) -> SandboxTemplate | None:
+    """What the outbox keeps of a template message: name, language, body parameter texts."""
+    if not isinstance(content, _TemplateContent):
+        return None
+    sent = content.template
+    return SandboxTemplate(
+        name=sent.name,
+        language=sent.language.code,
+        parameters=tuple(p.text for c in sent.components for p in c.parameters),
+    )
+
+
+def _take_failure(
+    state: SandboxState, template_name: str | None
+) -> HttpFailure | DelayFailure | AcceptThenFail | None:
+    """The first pending failure this send consumes: one for any send, or one aimed at this
+    send's template. Aimed ones stay queued, in order, until their template is sent."""
+    for index, failure in enumerate(state.failures):
+        if failure.template is None or failure.template == template_name:
+            del state.failures[index]
+            return failure
+    return None
 
 
 def _report_statuses(app: FastAPI, message: SandboxMessage) -> None:
@@ -428,7 +531,9 @@ def _status_payload(message: SandboxMessage, status: str) -> dict[str, Any]:
             "billable": True,
             "pricing_model": "PMP",
             "type": "regular",
-            "category": "service",
+            # A template is priced by its category, which the sandbox does not know; the
+            # service's templates (a reminder after the window) are utility ones.
+            "category": "utility" if message.kind == "template" else "service",
         }
     return {
         "object": "whatsapp_business_account",

@@ -3,6 +3,8 @@
 The page's JS cannot reach the sandbox's own port (another origin), so the API fetches
 ``{sandbox}/_sandbox/messages`` with its httpx client and answers the list. The sandbox is
 ``SANDBOX_URL`` when set, otherwise ``WHATSAPP_API_BASE_URL`` (the sandbox in sandbox mode).
+Items are ``whatsapp.sandbox.SandboxMessage`` as the sandbox recorded them: a text has its
+``body``; a template (``kind: "template"``) its ``template`` name, language and parameters.
 
     404  the base URL has no ``/_sandbox/messages``: not in sandbox mode (Meta's own Graph API
          is never asked, so real mode costs no outbound call)

@@ -15,7 +15,9 @@ far. ``histories/*.json`` are real runs of the conversation workflow, one per pa
 - ``settings_changed_then_reminded``: hours lowered by a settings signal, reminder at the new time;
 - ``gave_up_then_settled``: the send activity kept failing, and its record was settled;
 - ``ambiguous_then_proved``: a 5xx answer, a wait for proof, and the status that proved it;
-- ``abandoned_when_customer_replied``: a throttled send abandoned because the customer wrote.
+- ``abandoned_when_customer_replied``: a throttled send abandoned because the customer wrote;
+- ``quiet_hours_then_template``: a reminder moved to the end of quiet hours, and the template
+  sent when the window closed unanswered.
 
 Each scenario below also runs live against the time-skipping server and checks that it still
 takes its path. The committed files are what guards determinism: they were recorded by earlier
@@ -42,6 +44,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from core.contract import ConversationInput, ReminderRequest, ReminderResult, SessionSnapshot
+from core.reach import FallbackTemplate, QuietHours
 from core.vocabulary import ReminderOutcome, SessionState
 from tests.support import eventually
 from tests.workflows.harness import Conversation, conversation
@@ -210,6 +213,28 @@ async def abandoned_when_customer_replied(conv: Conversation) -> WorkflowHistory
     return await handle.fetch_history()
 
 
+async def quiet_hours_then_template(conv: Conversation) -> WorkflowHistory:
+    start = await conv.now()
+    clock = "%H:%M"
+    quiet = QuietHours(
+        start=(start + HOUR + MINUTE).strftime(clock),
+        end=(start + 3 * HOUR + MINUTE).strftime(clock),
+    )
+    await conv.save_settings(
+        quiet_hours=quiet,
+        fallback_template=FallbackTemplate(
+            name="we_miss_you", language="en", body_parameters=["{contact_firstname}"]
+        ),
+    )
+    handle = await conv.customer_writes()
+    await conv.sleep(3 * HOUR + 2 * MINUTE)
+    await eventually(conv.outbox, lambda items: len(items) == 1)  # at the end of quiet hours
+    final = await handle.result()  # the template at the window's close, then the end
+    assert final.template_outcome is ReminderOutcome.SENT
+    assert len(await conv.outbox()) == 2
+    return await handle.fetch_history()
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.__name__: scenario
     for scenario in (
@@ -222,6 +247,7 @@ SCENARIOS: dict[str, Scenario] = {
         gave_up_then_settled,
         ambiguous_then_proved,
         abandoned_when_customer_replied,
+        quiet_hours_then_template,
     )
 }
 

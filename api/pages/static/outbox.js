@@ -18,8 +18,27 @@
       meta.append(el("span", `answered HTTP ${message.answered_status}`, "badge badge-failed"));
     }
     if (message.callback_data) meta.append(el("span", `reminder ${message.callback_data}`, "mono"));
-    li.append(meta, el("p", message.body, "bubble"));
+    if (message.kind === "template" && message.template) {
+      meta.append(el("span", "template", "badge"));
+      li.append(meta, templateBubble(message.template));
+    } else {
+      li.append(meta, el("p", message.body, "bubble"));
+    }
     return li;
+  }
+
+  // The sandbox does not know a template's wording, only what was sent: its name and language,
+  // then the body's parameters in order, as {{1}}, {{2}}… of the approved text. One per line
+  // (the bubble keeps line breaks), all as text nodes: parameters come from contacts.
+  function templateBubble(template) {
+    const bubble = el("div", undefined, "bubble template");
+    bubble.append(el("span", `${template.name} (${template.language})`, "mono template-name"));
+    const parameters = template.parameters || [];
+    parameters.forEach((text, index) => {
+      bubble.append("\n", el("span", `{{${index + 1}}}`, "mono"), ` ${text}`);
+    });
+    if (parameters.length === 0) bubble.append(el("span", "no parameters", "sub")); // a block
+    return bubble;
   }
 
   async function load() {
