@@ -71,8 +71,7 @@ async def _fill_like_the_previous_version(
     try:
         async with engine.begin() as connection:
             await connection.run_sync(_upgrade, database_url)
-        # Accounts and settings are the same in both schemas; contacts are written as the
-        # previous version wrote them (keyed by number, no BSUID columns).
+        # Accounts are the same in both schemas.
         store = Store(create_sessionmaker(engine))
         await store.accounts.upsert(
             account_id=account.account_id,
@@ -80,14 +79,17 @@ async def _fill_like_the_previous_version(
             phone_number_id=account.phone_number_id,
             access_token="EAAG-e2e-access-token",
         )
-        await store.settings.save(
-            account_id=account.account_id,
-            enabled=True,
-            expiry_hours=1,
-            message=TEMPLATE,
-            changed_by="before the upgrade",
-        )
         async with engine.begin() as connection:
+            # Settings and contacts are written as the previous version wrote them: its
+            # settings had three fields, its contacts were keyed by number, without BSUIDs.
+            await connection.execute(
+                text(
+                    "INSERT INTO session_settings (account_id, enabled, expiry_hours, message, "
+                    "updated_at, version, delivered_version) "
+                    "VALUES (:account, true, 1, :message, :now, 1, 1)"
+                ),
+                {"account": account.account_id, "message": TEMPLATE, "now": _now()},
+            )
             await connection.execute(
                 text(
                     "INSERT INTO contacts (account_id, wa_id, conversation_key, profile_name, "
