@@ -42,9 +42,10 @@ from whatsapp.webhook import MAX_WEBHOOK_BYTES
 
 logger = logging.getLogger(__name__)
 
-# The largest legitimate /v1 body is a settings save with a 1000-character message (a few KiB
-# even if every character took four bytes of JSON escapes); 64 KiB leaves room and refuses
-# anything built to make the JSON parser work.
+# The largest legitimate /v1 body is a settings save at every bound of core.reach and the
+# message's 1000 characters: under 60 KiB even if every character took a JSON-escaped surrogate
+# pair (tests/api/test_settings_reach.py); 64 KiB refuses anything built to make the JSON parser
+# work.
 MAX_API_BODY_BYTES: Final = 64 * 1024
 # Elsewhere nothing legitimate is bigger than a webhook (whose route applies this same limit
 # itself); every other route outside /v1 takes no body at all.

@@ -13,6 +13,14 @@ semaphore; the rest of a large POST is left to hand-over workflows (a few start 
 answer goes out within Meta's timeout whatever the POST holds
 (docs/sessions.md#a-large-webhook-post).
 
+A customer's short text may be an opt-out or opt-in keyword of the account's settings
+(``core.reach``): per conversation, the newest message that is one decides, and is written to
+the contact (``Contacts.set_opted_out``, as of the message's own timestamp, so redeliveries out
+of order end as the customer meant) after its key is known and before its signal goes out. It
+is in addition to the signal, never instead: the keyword message moves T like any other. The
+keywords are read only for accounts with a short text in the POST, and cached for a few seconds
+(``IngestCache``); a POST of images, long texts or reactions costs nothing more.
+
 Statuses are applied after the messages, each account's in webhook order, a few hundred per
 write transaction (``store.reminders.Reminders.apply_statuses``): one each, a 3 MiB POST of
 statuses took 22 s.
@@ -36,7 +44,7 @@ from datetime import datetime
 from temporalio.client import Client
 
 from api.errors import temporal_call
-from api.ingest_cache import IngestCache
+from api.ingest_cache import IngestCache, Keywords
 from api.metrics import Metrics
 from core.config import Settings
 from core.contract import (
@@ -52,6 +60,7 @@ from core.temporal import start_conversation, start_hand_over
 from core.temporal_names import HAND_OVER_ID_PREFIX
 from core.window import window_closes_at
 from store.contacts import NewSender
+from store.errors import AccountNotFound
 from store.records import Account
 from store.reminders import StatusWebhook
 from store.repository import Store
@@ -69,12 +78,23 @@ INLINE_CONVERSATIONS = 64
 MAX_HAND_OVER_BYTES = 256 * 1024
 
 
+@dataclass(frozen=True)
+class _OptChange:
+    """What a keyword message asks of its contact, as of the message's timestamp."""
+
+    opted_out: bool
+    at: datetime
+
+
 @dataclass
 class _Conversation:
     account: Account
     identity: CustomerIdentity
     messages: list[InboundMessage] = field(default_factory=list)
     key: str | None = None
+    # The messages short enough to be a keyword, in webhook order: only these are compared.
+    short_texts: list[InboundMessage] = field(default_factory=list)
+    opt_change: _OptChange | None = None
 
     @property
     def profile_name(self) -> str | None:
@@ -123,12 +143,13 @@ class WebhookIngest:
         current, expired = _split_expired(batch.customer_messages, received_at=received_at)
         self._metrics.webhook_items.labels("expired").inc(expired)
         conversations, unknown_messages = await self._group(current)
+        await self._find_opt_changes(conversations)
         await self._insert_new_contacts(conversations)
         inline = conversations[:INLINE_CONVERSATIONS]
         later = conversations[INLINE_CONVERSATIONS:]
         await _all_or_raise(
             [self._hand_over(c, received_at) for c in inline]
-            + [self._resolve(c) for c in later if c.key is None],
+            + [self._prepare(c) for c in later if c.key is None or c.opt_change is not None],
             limit=MAX_CONCURRENT_CONVERSATIONS,
         )
         if later:
@@ -183,9 +204,40 @@ class WebhookIngest:
                 conversations.append(conversation)
             conversation.identity = conversation.identity.merged(identity)
             conversation.messages.append(message)
+            if message.keyword_text is not None:
+                conversation.short_texts.append(message)
             for label in conversation.identity.labels:
                 by_name.setdefault((account.account_id, label), conversation)
         return conversations, unknown
+
+    async def _find_opt_changes(self, conversations: Sequence[_Conversation]) -> None:
+        """Each conversation's opt-out or opt-in, if a message of the POST is a keyword: the
+        newest such (by Meta's timestamp, ties by webhook order) decides."""
+        for conversation in conversations:
+            if not conversation.short_texts:
+                continue
+            keywords = await self._keywords(conversation.account.account_id)
+            matches = [
+                (message.sent_at, index, opted_out)
+                for index, message in enumerate(conversation.short_texts)
+                if message.keyword_text is not None
+                and (opted_out := keywords.opts_out(message.keyword_text)) is not None
+            ]
+            if matches:
+                at, _, opted_out = max(matches)  # indexes differ: never compares the flags
+                conversation.opt_change = _OptChange(opted_out=opted_out, at=at)
+
+    async def _keywords(self, account_id: str) -> Keywords:
+        keywords = self._cache.keywords(account_id)
+        if keywords is None:
+            try:
+                settings = await self._store.settings.get(account_id=account_id)
+            except AccountNotFound:
+                # Deleted since its number was looked up: there is no contact to opt out.
+                return Keywords.of((), ())
+            keywords = Keywords.of(settings.opt_out_keywords, settings.opt_in_keywords)
+            self._cache.remember_keywords(account_id, keywords)
+        return keywords
 
     async def _insert_new_contacts(self, conversations: Sequence[_Conversation]) -> None:
         """Insert the customers this process never saw, together: one write transaction per
@@ -216,6 +268,27 @@ class WebhookIngest:
     async def _resolve(self, conversation: _Conversation) -> None:
         if conversation.key is None:
             conversation.key = await self._conversation_key(conversation)
+
+    async def _prepare(self, conversation: _Conversation) -> None:
+        """Everything that must be stored before the conversation is signalled: its contact,
+        and the opt-out or opt-in its keyword message asks for."""
+        await self._resolve(conversation)
+        change = conversation.opt_change
+        if change is None:
+            return
+        assert conversation.key is not None  # resolved just above
+        await self._store.contacts.set_opted_out(
+            account_id=conversation.account.account_id,
+            conversation_key=conversation.key,
+            opted_out=change.opted_out,
+            at=change.at,
+        )
+        self._metrics.opt_keywords.labels("opt_out" if change.opted_out else "opt_in").inc()
+        logger.info(
+            "conversation %s %s by keyword",
+            conversation.key,
+            "opted out" if change.opted_out else "opted in",
+        )
 
     async def _leave_to_temporal(
         self, conversations: Sequence[_Conversation], received_at: datetime
@@ -286,7 +359,7 @@ class WebhookIngest:
 
     async def _hand_over(self, conversation: _Conversation, received_at: datetime) -> None:
         account_id = conversation.account.account_id
-        await self._resolve(conversation)
+        await self._prepare(conversation)
         key = conversation.key
         assert key is not None
         conversation_input = ConversationInput(account_id=account_id, conversation_key=key)

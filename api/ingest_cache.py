@@ -10,20 +10,54 @@ Per API process, bounded, with expiry:
   for ``CONTACT_TTL`` seconds: the contact read (and write) is skipped while a webhook brings
   nothing the contact does not already have. The worst a stale entry can do is keep an older
   profile name or username a little longer.
+- an account's opt-out and opt-in keywords for ``KEYWORDS_TTL`` seconds, read only when a POST
+  holds a short text for the account. Short, because API processes do not hear of each other's
+  settings saves: a new keyword list works on every replica within a few seconds, while a
+  busy account's keywords still cost one settings read per few seconds, not one per POST.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from core.identity import CustomerIdentity
+from core.reach import keyword_form
 from store.records import Account, Contact
 
 ACCOUNT_TTL = 30.0
 CONTACT_TTL = 600.0
+KEYWORDS_TTL = 5.0
 MAX_CONTACTS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Keywords:
+    """An account's opt-out and opt-in keywords, in ``core.reach.keyword_form``."""
+
+    opt_out: frozenset[str]
+    opt_in: frozenset[str]
+
+    @classmethod
+    def of(cls, opt_out: Iterable[str], opt_in: Iterable[str]) -> Keywords:
+        return cls(
+            opt_out=frozenset(keyword_form(k) for k in opt_out),
+            opt_in=frozenset(keyword_form(k) for k in opt_in),
+        )
+
+    def opts_out(self, text: str) -> bool | None:
+        """True when ``text`` is an opt-out keyword, False when an opt-in one, else None.
+
+        A word on both lists opts out: when in doubt, the customer is left alone.
+        """
+        form = keyword_form(text)
+        if form in self.opt_out:
+            return True
+        if form in self.opt_in:
+            return False
+        return None
 
 
 class IngestCache:
@@ -38,6 +72,8 @@ class IngestCache:
         self._monotonic = monotonic
         self._max_contacts = max_contacts
         self._accounts: dict[str, tuple[Account, float]] = {}
+        # Bounded by the number of accounts, like the accounts above.
+        self._keywords: dict[str, tuple[Keywords, float]] = {}
         self._contacts: OrderedDict[tuple[str, str], tuple[Contact, float]] = OrderedDict()
 
     def account(self, phone_number_id: str) -> Account | None:
@@ -53,6 +89,20 @@ class IngestCache:
     def forget_accounts(self) -> None:
         """An account changed in this process: look every number up again."""
         self._accounts.clear()
+
+    def keywords(self, account_id: str) -> Keywords | None:
+        """The account's cached keywords, if still fresh."""
+        found = self._keywords.get(account_id)
+        if found is None or found[1] <= self._monotonic():
+            return None
+        return found[0]
+
+    def remember_keywords(self, account_id: str, keywords: Keywords) -> None:
+        self._keywords[account_id] = (keywords, self._monotonic() + KEYWORDS_TTL)
+
+    def forget_keywords(self, account_id: str) -> None:
+        """The account's settings were saved in this process: read its keywords again."""
+        self._keywords.pop(account_id, None)
 
     def conversation_key(
         self, account_id: str, identity: CustomerIdentity, profile_name: str | None

@@ -57,6 +57,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.opt_keywords = Counter(
+            "opt_keyword_messages",
+            "Customer messages that opted their contact out or back in by keyword, by keyword "
+            "list (opt_out, opt_in); a redelivered one counts again.",
+            ["keyword"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The text exposition format of everything registered here."""
         return generate_latest(self.registry)

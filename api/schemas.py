@@ -13,11 +13,31 @@ from datetime import datetime
 from typing import Annotated, Literal, TypedDict
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from core.identity import CustomerIdentity
 from core.merge_fields import MERGE_FIELDS, UnknownMergeField, validate_template
+from core.quiet_hours import known_timezones
+from core.reach import (
+    DEFAULT_OPT_IN_KEYWORDS,
+    DEFAULT_OPT_OUT_KEYWORDS,
+    DEFAULT_TIMEZONE,
+    MAX_TEMPLATE_PARAMETER_LENGTH,
+    MAX_TEMPLATE_PARAMETERS,
+    FallbackTemplate,
+    Keywords,
+    QuietHours,
+    keyword_form,
+)
 from core.storable import STORABLE, STORABLE_OR_NONE, storable
 from core.vocabulary import (
     CUSTOMER_ID_PATTERN,
@@ -169,6 +189,13 @@ class ContactIn(_Body):
     first_name: Name = None
     last_name: Name = None
     email: Email = None
+    # Strict: "yes", 1 or "true" are a 422, not a guess at what the caller meant.
+    opted_out: bool | None = Field(
+        default=None,
+        strict=True,
+        description="true: no reminder and no template reaches the customer; false: they may "
+        "again; omitted (or null): unchanged",
+    )
 
 
 # -- customers ---------------------------------------------------------------------------------
@@ -214,6 +241,13 @@ class ContactOut(BaseModel):
     last_name: str | None
     email: str | None
     profile_name: str | None = Field(description="the WhatsApp profile name, from webhooks")
+    opted_out: bool = Field(
+        description="the customer opted out (a keyword message, or the API): nothing is sent"
+    )
+    opted_out_changed_at: datetime | None = Field(
+        description="when opted_out last changed: the keyword message's time, or the API call's; "
+        "null while it never did"
+    )
 
     @classmethod
     def of(cls, contact: Contact) -> ContactOut:
@@ -224,13 +258,31 @@ class ContactOut(BaseModel):
             last_name=contact.last_name,
             email=contact.email,
             profile_name=contact.profile_name,
+            opted_out=contact.opted_out,
+            opted_out_changed_at=contact.opted_out_changed_at,
         )
 
 
 # -- session settings -------------------------------------------------------------------------
 
 
+TIMEZONE_RULE = "an IANA time zone name such as Europe/Berlin or America/Sao_Paulo"
+
+
+def _known_timezone(value: str) -> str:
+    # The zones this machine can compute with (tzdata), so a saved zone is always usable.
+    if value not in known_timezones():
+        raise PydanticCustomError("timezone", f"not {TIMEZONE_RULE}")
+    return value
+
+
+TimeZoneName = Annotated[str, Field(description=TIMEZONE_RULE), AfterValidator(_known_timezone)]
+
+
 class SessionSettingsIn(_Body):
+    """The whole settings document: a field left out takes its default (docs/http-api.md), so
+    a client that knows only the first three fields keeps working."""
+
     enabled: bool = Field(strict=True, description="master switch of the reminders")
     expiry_hours: int = Field(
         strict=True,
@@ -242,12 +294,55 @@ class SessionSettingsIn(_Body):
     message: Template | None = Field(
         default=None, description="required when enabled; omitted keeps the saved message"
     )
+    quiet_hours: QuietHours | None = Field(
+        default=None,
+        description="a daily period in the contact's local time in which nothing is sent; "
+        "null: none",
+    )
+    timezone: TimeZoneName = Field(
+        default=DEFAULT_TIMEZONE,
+        description="the zone of quiet hours for contacts whose number does not give exactly "
+        "one zone",
+    )
+    opt_out_keywords: Keywords = Field(
+        default=list(DEFAULT_OPT_OUT_KEYWORDS),
+        description="a customer's message equal to one of these stops their reminders",
+    )
+    opt_in_keywords: Keywords = Field(
+        default=list(DEFAULT_OPT_IN_KEYWORDS),
+        description="a customer's message equal to one of these resumes them",
+    )
+    fallback_template: FallbackTemplate | None = Field(
+        default=None,
+        description="the approved template sent when the window closes unanswered; Meta bills "
+        "each one, so null (none) by default",
+    )
+
+    @field_validator("opt_in_keywords")
+    @classmethod
+    def _not_both_ways(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # Fields validate in order: opt_out_keywords is in info.data unless it failed itself.
+        opt_out = {keyword_form(keyword) for keyword in info.data.get("opt_out_keywords", ())}
+        for keyword in value:
+            if keyword_form(keyword) in opt_out:
+                # No context: the text is final, braces in a keyword included.
+                raise PydanticCustomError(
+                    "keyword_in_both",
+                    f"{keyword!r} is both an opt-out and an opt-in keyword (compared trimmed, "
+                    "ignoring case)",
+                )
+        return value
 
 
 class SessionSettingsOut(BaseModel):
     enabled: bool
     expiry_hours: int
     message: str
+    quiet_hours: QuietHours | None
+    timezone: str
+    opt_out_keywords: list[str]
+    opt_in_keywords: list[str]
+    fallback_template: FallbackTemplate | None
     updated_at: datetime | None = Field(description="null while the defaults apply")
     version: int = Field(description="counts the saves; 0 while the defaults apply")
 
@@ -257,6 +352,11 @@ class SessionSettingsOut(BaseModel):
             enabled=record.enabled,
             expiry_hours=record.expiry_hours,
             message=record.message,
+            quiet_hours=record.quiet_hours,
+            timezone=record.timezone,
+            opt_out_keywords=list(record.opt_out_keywords),
+            opt_in_keywords=list(record.opt_in_keywords),
+            fallback_template=record.fallback_template,
             updated_at=record.updated_at,
             version=record.version,
         )
@@ -299,6 +399,13 @@ class PreviewIn(_Body):
         pattern=CUSTOMER_ID_PATTERN,
         description=f"a stored contact: {CUSTOMER_ID_RULE}",
     )
+    template_parameters: (
+        list[Annotated[str, Field(max_length=4 * MAX_TEMPLATE_PARAMETER_LENGTH)]] | None
+    ) = Field(
+        default=None,
+        max_length=MAX_TEMPLATE_PARAMETERS,
+        description="template parameters to render; default: the saved template's",
+    )
 
 
 class PreviewOut(BaseModel):
@@ -312,6 +419,11 @@ class PreviewOut(BaseModel):
         default_factory=list,
         description="how the message reads differently for some customers (shown under the "
         "preview)",
+    )
+    template_parameters: list[str] | None = Field(
+        default=None,
+        description="the template's parameters as this contact would receive them; null when "
+        "none were given and no template is saved",
     )
 
 
@@ -333,6 +445,11 @@ class SessionOut(BaseModel):
     conversation_key: str
     running: bool
     live: bool = Field(description="true when read from the workflow itself (query)")
+    opted_out: bool | None = Field(
+        default=None,
+        description="whether the customer opted out (nothing is sent to them); null when no "
+        "contact is stored for the conversation",
+    )
 
 
 class SessionList(BaseModel):
@@ -364,8 +481,7 @@ class ReminderOut(BaseModel):
         "approved template sent when the window closed unanswered"
     )
     nominal_due_at: datetime | None = Field(
-        description="when it was due by the hours alone (null in records from before quiet "
-        "hours)"
+        description="when it was due by the hours alone (null in records from before quiet hours)"
     )
     send_at: datetime | None = Field(
         description="the moment chosen for it, later or earlier than nominal_due_at when it "

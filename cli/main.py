@@ -253,6 +253,48 @@ def session(
 # -- settings ---------------------------------------------------------------------------------
 
 
+# The fields of the settings document (PUT replaces all of it), in the API's order.
+SETTINGS_FIELDS = (
+    "enabled",
+    "expiry_hours",
+    "message",
+    "quiet_hours",
+    "timezone",
+    "opt_out_keywords",
+    "opt_in_keywords",
+    "fallback_template",
+)
+
+
+def _quiet_hours(text: str) -> dict[str, str]:
+    """``22:00-07:00`` as the API's ``{"start", "end"}`` (the API checks the times)."""
+    start, dash, end = text.partition("-")
+    if not dash or "-" in end:
+        raise typer.BadParameter(
+            f"{text!r} is not START-END, e.g. 22:00-07:00", param_hint="--quiet-hours"
+        )
+    return {"start": start.strip(), "end": end.strip()}
+
+
+def _keywords(text: str) -> list[str]:
+    """``STOP,UNSUBSCRIBE`` as a list; an empty text is no keywords at all."""
+    return [] if not text.strip() else [keyword.strip() for keyword in text.split(",")]
+
+
+def _template(text: str) -> tuple[str, str]:
+    name, colon, language = text.partition(":")
+    if not colon or ":" in language:
+        raise typer.BadParameter(
+            f"{text!r} is not NAME:LANGUAGE, e.g. session_follow_up:en_US", param_hint="--template"
+        )
+    return name.strip(), language.strip()
+
+
+def _either(flag: bool, value: object, option: str) -> None:
+    if flag and value is not None:
+        raise typer.BadParameter(f"give --{option} or --no-{option}, not both")
+
+
 @app.command()
 def settings(
     ctx: typer.Context,
@@ -272,20 +314,109 @@ def settings(
     message: Annotated[
         str | None, typer.Option("--message", help="Reminder text, with merge fields.")
     ] = None,
+    quiet_hours: Annotated[
+        str | None,
+        typer.Option(
+            "--quiet-hours",
+            help="Send nothing from START to END in the contact's local time, e.g. 22:00-07:00.",
+        ),
+    ] = None,
+    no_quiet_hours: Annotated[
+        bool, typer.Option("--no-quiet-hours", help="No quiet hours.", show_default=False)
+    ] = False,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            help="IANA zone (e.g. Europe/Berlin) of the quiet hours for contacts whose number "
+            "does not tell theirs.",
+        ),
+    ] = None,
+    opt_out_keywords: Annotated[
+        str | None,
+        typer.Option(
+            "--opt-out-keywords",
+            help='Comma-separated replies that stop the reminders, e.g. STOP,UNSUBSCRIBE ("": '
+            "none).",
+        ),
+    ] = None,
+    opt_in_keywords: Annotated[
+        str | None,
+        typer.Option(
+            "--opt-in-keywords",
+            help='Comma-separated replies that resume them, e.g. START ("": none).',
+        ),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            help="Approved template sent when the window closes unanswered, as NAME:LANGUAGE "
+            "(e.g. session_follow_up:en_US); its parameters are the --template-param given "
+            "with it. Meta bills every template sent.",
+        ),
+    ] = None,
+    template_params: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--template-param",
+            help="The template's next body parameter ({{1}}, {{2}} …), with merge fields; "
+            "repeat it. Without --template: replaces the saved template's parameters.",
+        ),
+    ] = None,
+    no_template: Annotated[
+        bool, typer.Option("--no-template", help="No template fallback.", show_default=False)
+    ] = False,
 ) -> None:
-    """Show the reminder settings; with options, change them."""
+    """Show the reminder settings; with options, change them (the rest is kept)."""
     options = _options(ctx)
+    _either(no_quiet_hours, quiet_hours, "quiet-hours")
+    _either(no_template, template or template_params or None, "template")
+    # The API replaces the whole document, so the saved one is read and sent back with only
+    # the given options changed; a field this server does not return is not sent at all.
+    changes: dict[str, Any] = {}
+    if enable is not None:
+        changes["enabled"] = enable
+    if hours is not None:
+        changes["expiry_hours"] = hours
+    if message is not None:
+        changes["message"] = message
+    if quiet_hours is not None:
+        changes["quiet_hours"] = _quiet_hours(quiet_hours)
+    if no_quiet_hours:
+        changes["quiet_hours"] = None
+    if timezone is not None:
+        changes["timezone"] = timezone
+    if opt_out_keywords is not None:
+        changes["opt_out_keywords"] = _keywords(opt_out_keywords)
+    if opt_in_keywords is not None:
+        changes["opt_in_keywords"] = _keywords(opt_in_keywords)
+    if template is not None:
+        name, language = _template(template)
+        changes["fallback_template"] = {
+            "name": name,
+            "language": language,
+            "body_parameters": list(template_params or []),
+        }
+    if no_template:
+        changes["fallback_template"] = None
     path = options.account_path("/session-settings")
     with _failures_exit(), options.client() as api:
         current = api.get(path)
-        if enable is None and hours is None and message is None:
+        if not changes and not template_params:
             typer.echo(render.settings(current))
             return
-        body = {
-            "enabled": current["enabled"] if enable is None else enable,
-            "expiry_hours": current["expiry_hours"] if hours is None else hours,
-            "message": current["message"] if message is None else message,
-        }
+        if template is None and template_params:
+            kept = current.get("fallback_template")
+            if not kept:
+                typer.echo(
+                    "Error: no template is saved: give --template NAME:LANGUAGE with the "
+                    "--template-param options",
+                    err=True,
+                )
+                raise typer.Exit(1)
+            changes["fallback_template"] = kept | {"body_parameters": list(template_params)}
+        body = {field: current[field] for field in SETTINGS_FIELDS if field in current} | changes
         try:
             saved = api.put(path, body)
         except ValidationFailed as err:

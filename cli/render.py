@@ -5,6 +5,7 @@ Pure: every function takes ``now`` (or needs no clock) and returns text.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -92,13 +93,33 @@ def account(data: Mapping[str, Any]) -> str:
 
 
 def settings(data: Mapping[str, Any]) -> str:
-    return block(
-        [
-            ("enabled", _text(data.get("enabled"))),
-            ("expiry_hours", _text(data.get("expiry_hours"))),
-            ("message", _text(data.get("message"))),
-        ]
-    )
+    """The settings document; keys kept as short as ``expiry_hours`` so the values line up as
+    before the reaching fields, which an older server does not return (then left out)."""
+    pairs = [
+        ("enabled", _text(data.get("enabled"))),
+        ("expiry_hours", _text(data.get("expiry_hours"))),
+        ("message", _text(data.get("message"))),
+    ]
+    if "quiet_hours" in data:
+        quiet = data["quiet_hours"]
+        pairs.append(("quiet_hours", f"{quiet['start']}-{quiet['end']}" if quiet else "off"))
+    if "timezone" in data:
+        pairs.append(("timezone", _text(data["timezone"])))
+    for key, label in (("opt_out_keywords", "opt_out"), ("opt_in_keywords", "opt_in")):
+        if key in data:
+            pairs.append((label, ", ".join(data[key] or ()) or "none"))
+    if "fallback_template" in data:
+        template = data["fallback_template"]
+        if not template:
+            pairs.append(("template", "off"))
+        else:
+            pairs.append(("template", f"{template['name']} ({template['language']})"))
+            # Meta's own names of the body parameters: {{1}}, {{2}} …
+            pairs.extend(
+                (f"  {{{{{number}}}}}", _text(parameter))
+                for number, parameter in enumerate(template.get("body_parameters", ()), 1)
+            )
+    return block(pairs)
 
 
 def customer(item: Mapping[str, Any]) -> str:
@@ -169,7 +190,7 @@ def reminders(items: Sequence[Mapping[str, Any]], *, now: datetime) -> str:
     return table(REMINDER_HEADERS, rows)
 
 
-OUTBOX_HEADERS = ("RECEIVED", "PHONE_NUMBER_ID", "TO", "STATUS", "TEXT")
+OUTBOX_HEADERS = ("RECEIVED", "PHONE_NUMBER_ID", "TO", "STATUS", "MESSAGE")
 
 
 def outbox(items: Sequence[Mapping[str, Any]], *, now: datetime) -> str:
@@ -181,8 +202,25 @@ def outbox(items: Sequence[Mapping[str, Any]], *, now: datetime) -> str:
             _text(item.get("phone_number_id")),
             _text(item.get("to") or item.get("user_id")),
             _text(item.get("answered_status")),
-            _text(item.get("body")),
+            outbox_message(item),
         ]
         for item in items
     ]
     return table(OUTBOX_HEADERS, rows)
+
+
+def outbox_message(item: Mapping[str, Any]) -> str:
+    """A text's body; a template as ``template <name> (<language>): "<p1>", "<p2>"``.
+
+    The sandbox does not know a template's wording, so its parameters are shown as sent, each
+    quoted: a parameter may hold a comma or a space, and the quotes keep them apart.
+    """
+    template = item.get("template")
+    if item.get("kind") != "template" or not isinstance(template, Mapping):
+        return _text(item.get("body"))
+    shown = f"template {_text(template.get('name'))} ({_text(template.get('language'))})"
+    parameters = template.get("parameters") or []
+    if not parameters:
+        return shown
+    quoted = ", ".join(json.dumps(str(text), ensure_ascii=False) for text in parameters)
+    return f"{shown}: {quoted}"

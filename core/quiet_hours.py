@@ -37,10 +37,19 @@ EARLIEST_AFTER_MESSAGE = timedelta(hours=1)
 LAST_MINUTE = timedelta(minutes=1)
 
 
+# Files of the zone database that are not zones a business would mean: the machine's own zone,
+# a placeholder, and the POSIX default rules.
+_NOT_ZONES = frozenset({"localtime", "Factory", "posixrules", "posix/Factory", "right/Factory"})
+
+
 @lru_cache(maxsize=1)
 def known_timezones() -> frozenset[str]:
     """The IANA zone names this machine knows (the ``tzdata`` package when the system has none)."""
-    return frozenset(available_timezones())
+    return frozenset(
+        name
+        for name in available_timezones()
+        if name not in _NOT_ZONES and not name.startswith(("posix/", "right/"))
+    )
 
 
 @lru_cache(maxsize=1024)

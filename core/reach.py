@@ -65,8 +65,9 @@ class QuietHours(BaseModel):
 DEFAULT_OPT_OUT_KEYWORDS: Final = ("STOP",)
 DEFAULT_OPT_IN_KEYWORDS: Final = ("START",)
 MAX_KEYWORDS: Final = 20
-# Longer texts are never compared with the lists: a keyword is a word or two.
-MAX_KEYWORD_LENGTH: Final = 64
+# Longer texts are never compared with the lists: a keyword is a word or two. (With the other
+# bounds here, a settings PUT stays under the API's 64 KiB body limit even fully JSON-escaped.)
+MAX_KEYWORD_LENGTH: Final = 32
 
 
 def keyword_form(text: str) -> str:
@@ -111,7 +112,8 @@ TEMPLATE_NAME_RULE: Final = "1-512 lowercase letters, digits or underscores (Met
 TEMPLATE_LANGUAGE_PATTERN: Final = r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$"
 TEMPLATE_LANGUAGE_RULE: Final = "a language code such as en or en_US"
 MAX_TEMPLATE_PARAMETERS: Final = 20
-MAX_TEMPLATE_PARAMETER_LENGTH: Final = 1024
+# The text with its merge fields, before rendering; Meta caps the whole rendered body at 1024.
+MAX_TEMPLATE_PARAMETER_LENGTH: Final = 128
 # Meta refuses a parameter with a new line, a tab or more than four spaces in a row.
 _PARAMETER_NOISE = re.compile(r"[\n\t]| {5,}")
 

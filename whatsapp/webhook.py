@@ -26,6 +26,10 @@ Deliberately not handled either (``WebhookBatch.ignored`` says why): another ``o
 shape), ``system``/``unsupported`` messages (not customer messages, docs/sessions.md), status values
 we do not track (``deleted``, ``warning``, anything new) and ``value.errors[]`` notifications.
 
+What a customer wrote is read once, and only to recognise an opt-out or opt-in keyword: the body
+of a text message short enough to be one (``core.reach.MAX_KEYWORD_LENGTH``) is kept as
+``InboundMessage.keyword_text``, which is neither logged nor serialized.
+
 Pure: no I/O, no clock.
 """
 
@@ -49,6 +53,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from core.identity import CustomerIdentity
+from core.reach import MAX_KEYWORD_LENGTH
 from core.storable import STORABLE
 from core.vocabulary import (
     BSUID_MAX_LENGTH,
@@ -254,6 +259,15 @@ class InboundMessage(_Item):
     sent_at: AwareDatetime = Field(description="Meta's timestamp of the message, UTC")
     kind: str = Field(description="Meta's message type: text, image, reaction, …")
     profile_name: str | None = None
+    # What the customer wrote, only when it is short enough to be an opt-out or opt-in keyword
+    # (api.ingest compares it with the account's lists). Out of repr (never logged) and out of
+    # any dump: the customer's words stay in this process, never in a Temporal payload.
+    keyword_text: str | None = Field(
+        default=None,
+        repr=False,
+        exclude=True,
+        description="a text message's body, trimmed, when at most MAX_KEYWORD_LENGTH characters",
+    )
 
     @property
     def identity(self) -> CustomerIdentity:
@@ -425,6 +439,7 @@ class _BatchBuilder:
                     sent_at=message.timestamp,
                     kind=message.type,
                     profile_name=None if profile is None else profile.name,
+                    keyword_text=_keyword_text(message),
                 )
             )
         for k, raw_status in enumerate(value.statuses):
@@ -480,6 +495,22 @@ class _BatchBuilder:
         return WebhookBatch(
             customer_messages=self.messages, statuses=self.statuses, ignored=self.ignored
         )
+
+
+def _keyword_text(message: Message) -> str | None:
+    """A text message's body, trimmed, if it is short enough to be a keyword; else None.
+
+    Read from the extras, never validated as a model: a text body of any other shape (or none)
+    costs nothing, the message is a customer message all the same.
+    """
+    if message.type != "text" or not message.model_extra:
+        return None
+    text = message.model_extra.get("text")
+    body = text.get("body") if isinstance(text, dict) else None
+    if not isinstance(body, str):
+        return None
+    stripped = body.strip()
+    return stripped if 0 < len(stripped) <= MAX_KEYWORD_LENGTH else None
 
 
 def _reason(exc: ValidationError, *, prefix: str) -> str:

@@ -22,6 +22,8 @@ from fastapi.templating import Jinja2Templates
 
 from api.pages import outbox
 from core.merge_fields import MERGE_FIELDS, SAMPLE_VALUES
+from core.quiet_hours import known_timezones
+from core.reach import MAX_KEYWORDS, MAX_TEMPLATE_PARAMETER_LENGTH, MAX_TEMPLATE_PARAMETERS
 from core.vocabulary import (
     ACCOUNT_ID_PATTERN,
     MAX_EXPIRY_HOURS,
@@ -115,6 +117,11 @@ async def settings_page(request: Request, account: AccountQuery = DEFAULT_ACCOUN
         max_hours=MAX_EXPIRY_HOURS,
         min_length=MIN_MESSAGE_LENGTH,
         max_length=MAX_MESSAGE_LENGTH,
+        # The time-zone picker offers exactly the names the API accepts.
+        timezones=sorted(known_timezones()),
+        max_keywords=MAX_KEYWORDS,
+        max_parameters=MAX_TEMPLATE_PARAMETERS,
+        max_parameter_length=MAX_TEMPLATE_PARAMETER_LENGTH,
     )
 
 

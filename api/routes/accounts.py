@@ -1,4 +1,5 @@
-"""Accounts (a business phone number and its credentials) and their contacts."""
+"""Accounts (a business phone number and its credentials) and their contacts: merge-field data,
+and the opt-out a customer also sets themselves by keyword (api.ingest)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from api.deps import (
     CustomerIdentityDep,
     IngestCacheDep,
     PrincipalDep,
+    ResourcesDep,
     SettingsDep,
     StoreDep,
 )
@@ -22,6 +24,7 @@ from store.errors import AccountNotFound, PhoneNumberTaken
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such account"}}
+_NO_CONTACT: dict[int | str, dict[str, Any]] = {404: {"description": "no such account or contact"}}
 ACCOUNT_TOKEN_CANNOT_CREATE = "an account token cannot create accounts: that needs the API token"
 
 
@@ -89,6 +92,10 @@ async def get_account(account: AccountDep) -> AccountOut:
     return AccountOut.of(account)
 
 
+# The merge-field data a contact PUT replaces when it gives any of it.
+_NAME_FIELDS = frozenset({"first_name", "last_name", "email"})
+
+
 @router.put(
     "/{account_id}/contacts/{wa_id}",
     response_model=ContactOut,
@@ -100,24 +107,56 @@ async def put_contact(
     body: ContactIn,
     store: StoreDep,
     settings: SettingsDep,
+    resources: ResourcesDep,
     response: Response,
 ) -> ContactOut:
-    """Create (201) or replace (200) a contact's merge-field data."""
+    """Create (201) or replace (200) a contact's merge-field data; opt them out or back in.
+
+    A body with ``opted_out`` and none of the names only toggles the opt-out: the names stay.
+    """
     key = new_conversation_key(
         secret=settings.conversation_key_secret.get_secret_value(),
         account_id=account.account_id,
         identity=identity,
     )
-    try:
-        contact, created = await store.contacts.upsert(
+    existing = None
+    if body.opted_out is not None and not body.model_fields_set & _NAME_FIELDS:
+        existing = await store.contacts.find(account_id=account.account_id, identity=identity)
+    if existing is not None:
+        contact, created = existing, False
+    else:
+        try:
+            contact, created = await store.contacts.upsert(
+                account_id=account.account_id,
+                identity=identity,
+                new_key=key,
+                first_name=body.first_name,
+                last_name=body.last_name,
+                email=body.email,
+            )
+        except AccountNotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="account not found") from None
+    if body.opted_out is not None:
+        # As of now: a keyword message written later still wins, one written earlier (and
+        # delivered late) does not undo this.
+        opted = await store.contacts.set_opted_out(
             account_id=account.account_id,
-            identity=identity,
-            new_key=key,
-            first_name=body.first_name,
-            last_name=body.last_name,
-            email=body.email,
+            conversation_key=contact.conversation_key,
+            opted_out=body.opted_out,
+            at=resources.clock(),
         )
-    except AccountNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="account not found") from None
+        assert opted is not None  # upserted just above; contacts are never deleted
+        contact = opted
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return ContactOut.of(contact)
+
+
+@router.get("/{account_id}/contacts/{wa_id}", response_model=ContactOut, responses=_NO_CONTACT)
+async def get_contact(
+    account: AccountDep, identity: CustomerIdentityDep, store: StoreDep
+) -> ContactOut:
+    """The contact a number or BSUID names: merge-field data, names and opt-out."""
+    contact = await store.contacts.find(account_id=account.account_id, identity=identity)
+    if contact is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="contact not found")
     return ContactOut.of(contact)

@@ -2,11 +2,11 @@
 
 Each workflow run is one session (docs/sessions.md). The list reads the run's search attributes
 (``SessionState``, ``LastCustomerMessageAt``, ``ReminderDueAt``, ``WindowClosesAt``), maps each
-conversation key back to the customer (number, BSUID, username) through the stored contacts,
-and takes the reminder outcome from the audit trail (the conversation's newest record, if it was
-decided during that run). One session is asked directly (``ConversationWorkflow.session``
-query); when no worker answers in time, or the run is closed, its search attributes stand in
-(``live: false``).
+conversation key back to the customer (number, BSUID, username, and whether they opted out)
+through the stored contacts, and takes the reminder outcome from the audit trail (the
+conversation's newest record, if it was decided during that run). One session is asked
+directly (``ConversationWorkflow.session`` query); when no worker answers in time, or the run is
+closed, its search attributes stand in (``live: false``).
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ def _from_attributes(
         conversation_key=key,
         running=running,
         live=False,
+        opted_out=None if contact is None else contact.opted_out,
     )
 
 
@@ -238,6 +239,7 @@ async def get_session(
                 conversation_key=key,
                 running=True,
                 live=True,
+                opted_out=None if customer.contact is None else customer.contact.opted_out,
             )
     records = await store.reminders.latest_by_key(
         account_id=account.account_id, conversation_keys=[key]

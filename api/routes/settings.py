@@ -1,4 +1,9 @@
-"""Session settings of an account: read, save (and deliver), preview (docs/sessions.md)."""
+"""Session settings of an account: read, save (and deliver), preview (docs/sessions.md).
+
+The settings are one document (docs/http-api.md#session-settings): ``PUT`` replaces all of it,
+quiet hours, keywords and template included, and the preview renders the message and the
+template's parameters with the reminder's own renderer.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,14 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 
-from api.deps import AccountDep, MetricsDep, ResourcesDep, SettingsDep, StoreDep
+from api.deps import (
+    AccountDep,
+    IngestCacheDep,
+    MetricsDep,
+    ResourcesDep,
+    SettingsDep,
+    StoreDep,
+)
 from api.errors import ServiceUnavailable, temporal_call
 from api.schemas import (
     DeliveryOut,
@@ -29,6 +41,7 @@ from core.merge_fields import (
     uses_field,
     validate_template,
 )
+from core.reach import flatten_parameter
 from core.temporal import deliver_settings
 from core.temporal_names import settings_workflow_id
 from core.vocabulary import MAX_MESSAGE_LENGTH, MIN_MESSAGE_LENGTH
@@ -63,6 +76,7 @@ async def put_session_settings(
     resources: ResourcesDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    cache: IngestCacheDep,
 ) -> SettingsSaved:
     """Validate and save the settings; every running session of the account will learn them."""
     store = resources.store
@@ -81,9 +95,17 @@ async def put_session_settings(
             expiry_hours=body.expiry_hours,
             message=message,
             changed_by="api",
+            quiet_hours=body.quiet_hours,
+            timezone=body.timezone,
+            opt_out_keywords=body.opt_out_keywords,
+            opt_in_keywords=body.opt_in_keywords,
+            fallback_template=body.fallback_template,
         )
     except AccountNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="account not found") from None
+    # This process's webhooks use the new keywords at once; other processes within
+    # KEYWORDS_TTL (api/ingest_cache.py).
+    cache.forget_keywords(account.account_id)
     # Committed with its version: from here on, delivery is durable. Starting it now is the
     # fast path; when Temporal cannot be reached, the worker's reconciler starts it instead.
     delivery = SettingsDelivery(account_id=account.account_id, version=record.version)
@@ -114,14 +136,27 @@ async def put_session_settings(
 
 @router.post("/preview", response_model=PreviewOut, responses=_NOT_FOUND)
 async def preview_message(account: AccountDep, body: PreviewIn, store: StoreDep) -> PreviewOut:
-    """Render a message for a sample contact, an ad-hoc contact or a stored one."""
+    """Render a message (and the template's parameters) for a sample contact, an ad-hoc contact
+    or a stored one."""
     template = body.message
-    if template is None:
-        template = (await store.settings.get(account_id=account.account_id)).message
+    parameters = body.template_parameters
+    if template is None or parameters is None:
+        saved = await store.settings.get(account_id=account.account_id)
+        if template is None:
+            template = saved.message
+        if parameters is None and saved.fallback_template is not None:
+            parameters = list(saved.fallback_template.body_parameters)
     try:
         validate_template(template)
     except UnknownMergeField as err:
         raise validation_error(("body", "message"), str(err), "merge_field") from None
+    for index, parameter in enumerate(parameters or ()):
+        try:
+            validate_template(parameter)
+        except UnknownMergeField as err:
+            raise validation_error(
+                ("body", "template_parameters", index), str(err), "merge_field"
+            ) from None
     values = await _preview_values(account.company_name, account.account_id, body, store)
     text = render(template, values)
     notes = []
@@ -132,6 +167,10 @@ async def preview_message(account: AccountDep, body: PreviewIn, store: StoreDep)
         characters=len(text),
         within_limit=MIN_MESSAGE_LENGTH <= len(template) <= MAX_MESSAGE_LENGTH,
         notes=notes,
+        # As the template will go out: rendered for this contact, then made acceptable to Meta.
+        template_parameters=None
+        if parameters is None
+        else [flatten_parameter(render(parameter, values)) for parameter in parameters],
     )
 
 

@@ -206,6 +206,8 @@ async def test_put_contact_creates_then_replaces(
         "last_name": None,
         "email": None,
         "profile_name": None,
+        "opted_out": False,
+        "opted_out_changed_at": None,
     }
     contact = await contact_by_number(store, account_id=seeded.account_id, wa_id="16505551234")
     assert contact is not None and contact.first_name == "Johnny"
@@ -248,6 +250,8 @@ async def test_put_contact_by_bsuid_is_the_customer_webhooks_name(
         "last_name": None,
         "email": None,
         "profile_name": None,
+        "opted_out": False,
+        "opted_out_changed_at": None,
     }
     # A webhook naming the customer by number and BSUID completes the same contact ...
     await store.contacts.resolve_sender(

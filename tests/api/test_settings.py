@@ -30,6 +30,11 @@ async def test_defaults_until_saved(client: httpx.AsyncClient, seeded: Seeded) -
         "enabled": False,
         "expiry_hours": 23,
         "message": DEFAULT_MESSAGE,
+        "quiet_hours": None,
+        "timezone": "UTC",
+        "opt_out_keywords": ["STOP"],
+        "opt_in_keywords": ["START"],
+        "fallback_template": None,
         "updated_at": None,
         "version": 0,
     }
@@ -68,6 +73,11 @@ async def test_disabling_without_a_message_keeps_the_saved_one(
         "enabled": False,
         "expiry_hours": 5,
         "message": GOOD,
+        "quiet_hours": None,
+        "timezone": "UTC",
+        "opt_out_keywords": ["STOP"],
+        "opt_in_keywords": ["START"],
+        "fallback_template": None,
         "updated_at": None,
         "version": 2,
     }
@@ -207,6 +217,7 @@ async def test_preview_of_the_saved_message_for_the_sample_contact(
         "characters": len(text),
         "within_limit": True,
         "notes": [],
+        "template_parameters": None,
     }
 
 
@@ -288,6 +299,7 @@ async def test_preview_flags_a_draft_out_of_limits(
         "characters": 3,
         "within_limit": False,
         "notes": [],
+        "template_parameters": None,
     }
 
 

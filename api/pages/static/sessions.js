@@ -93,8 +93,11 @@
       link.rel = "noopener noreferrer";
       const who = customerName(session) || "unknown contact";
       link.setAttribute("aria-label", `Open the session of ${who} in the Temporal Web UI (new tab)`);
+      // Opted out (by keyword or through the API): the session runs, but nothing is sent.
+      const optedOut = session.opted_out ? badge("opted out", "opted-out") : null;
+      if (optedOut) optedOut.title = "No reminder and no template is sent to this customer";
       tr.append(
-        cell("Customer", customer(session, session.conversation_key)),
+        cell("Customer", customer(session, session.conversation_key), optedOut),
         cell("State", badge(session.state)),
         cell("Last customer message", timeElement(session.last_customer_message_at)),
         cell("Reminder due", timeElement(session.reminder_due_at)),

@@ -1,14 +1,23 @@
-/* The settings page: load, edit (merge-field buttons, counter, live preview) and save. */
+/* The settings page: load, edit (merge-field buttons, counter, live previews) and save.
+ *
+ * The API's PUT replaces the whole settings document, so every save sends every field: quiet
+ * hours and the template as null while their switch is off. A 422's errors are put next to
+ * their fields by their loc (errorSlot).
+ */
 "use strict";
 
 (() => {
-  const { api, base, detail, guard, setFieldError, $ } = window.Pages;
-  const FIELDS = ["enabled", "expiry_hours", "message"];
+  const { api, base, detail, guard, $ } = window.Pages;
   const PREVIEW_DELAY_MS = 300;
 
-  let form, minLength, maxLength;
+  let form, minLength, maxLength, maxParameters, maxParameterLength;
   let previewTimer = null;
   let previewSeq = 0;
+  let templatePreviewTimer = null;
+  let templatePreviewSeq = 0;
+  // The parameter a merge-field button writes into: the one focused last (the click moves the
+  // focus to the button itself).
+  let lastParameter = null;
 
   function updateCounter() {
     const length = $("message").value.length;
@@ -46,17 +55,177 @@
     previewTimer = setTimeout(() => guard(renderPreview), PREVIEW_DELAY_MS);
   }
 
-  function clearErrors() {
-    for (const name of FIELDS) setFieldError($(name), $(`${name}-error`), "");
-    $("form-error").hidden = true;
-    $("form-error").textContent = "";
+  // -- switched sections ---------------------------------------------------------------------
+
+  function syncSwitches() {
+    $("quiet-hours-times").hidden = !$("quiet_hours_on").checked;
+    $("template-details").hidden = !$("template_on").checked;
   }
+
+  // -- keywords: one per line ----------------------------------------------------------------
+
+  /** The non-blank lines of a keyword box (a blank line is no keyword, not an error). */
+  function keywordsOf(id) {
+    return $(id)
+      .value.split("\n")
+      .map((line) => line.trim())
+      .filter((line) => line !== "");
+  }
+
+  // -- template parameters -------------------------------------------------------------------
+
+  function parameterInputs() {
+    return Array.from($("template-parameters").querySelectorAll("input"));
+  }
+
+  function parameterValues() {
+    return parameterInputs().map((input) => input.value);
+  }
+
+  /** Meta's name of the n-th body parameter (0-based index). */
+  function placeholder(index) {
+    return `{{${index + 1}}}`;
+  }
+
+  function parameterRow(index, value) {
+    const id = `template_param_${index}`;
+    const row = document.createElement("li");
+    row.className = "param-row";
+    const label = Object.assign(document.createElement("label"), {
+      htmlFor: id,
+      textContent: `Parameter ${placeholder(index)}`,
+    });
+    const input = Object.assign(document.createElement("input"), {
+      type: "text",
+      id,
+      value,
+      maxLength: maxParameterLength,
+      autocomplete: "off",
+    });
+    input.setAttribute("aria-describedby", `${id}-error`);
+    input.dataset.index = String(index);
+    const remove = Object.assign(document.createElement("button"), {
+      type: "button",
+      className: "secondary remove-parameter",
+      textContent: "Remove",
+    });
+    remove.setAttribute("aria-label", `Remove parameter ${placeholder(index)}`);
+    remove.dataset.index = String(index);
+    const error = Object.assign(document.createElement("p"), { id: `${id}-error`, className: "error" });
+    error.hidden = true;
+    row.append(label, input, remove, error);
+    return row;
+  }
+
+  /** Rebuild the rows from values (numbering and ids follow the order). */
+  function setParameters(values) {
+    $("template-parameters").replaceChildren(...values.map((value, index) => parameterRow(index, value)));
+    $("add-parameter").disabled = values.length >= maxParameters;
+    lastParameter = null;
+  }
+
+  function addParameter(value = "") {
+    const values = parameterValues();
+    if (values.length >= maxParameters) return null;
+    setParameters([...values, value]);
+    $("body_parameters-error").hidden = true;
+    const inputs = parameterInputs();
+    const added = inputs[inputs.length - 1];
+    added.focus();
+    scheduleTemplatePreview();
+    return added;
+  }
+
+  function removeParameter(index) {
+    const values = parameterValues();
+    values.splice(index, 1);
+    setParameters(values);
+    $("body_parameters-error").hidden = true;
+    // The focus goes to the row that took its place, else to the previous, else to "Add".
+    const inputs = parameterInputs();
+    (inputs[index] || inputs[index - 1] || $("add-parameter")).focus();
+    scheduleTemplatePreview();
+  }
+
+  function insertAtCursor(field, text) {
+    const start = field.selectionStart ?? field.value.length;
+    const end = field.selectionEnd ?? start;
+    field.setRangeText(text, start, end, "end");
+    field.focus();
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  function insertIntoParameter(text) {
+    let target = lastParameter && lastParameter.isConnected ? lastParameter : parameterInputs()[0];
+    if (!target) target = addParameter();
+    if (target) insertAtCursor(target, text);
+  }
+
+  function showTemplatePreview(rendered, status, kind) {
+    $("template-preview").replaceChildren(
+      ...rendered.map((text, index) => {
+        const item = document.createElement("li");
+        item.append(Object.assign(document.createElement("span"), {
+          className: "mono placeholder",
+          textContent: placeholder(index),
+        }));
+        const value = Object.assign(document.createElement("span"), { className: "rendered" });
+        value.textContent = text === "" ? "(empty)" : text;
+        value.classList.toggle("is-empty", text === "");
+        item.append(value);
+        return item;
+      }),
+    );
+    const line = $("template-preview-status");
+    line.textContent = status;
+    line.classList.toggle("is-error", kind === "error");
+  }
+
+  async function renderTemplatePreview() {
+    if (!$("template_on").checked) return;
+    const parameters = parameterValues();
+    const seq = ++templatePreviewSeq;
+    if (!parameters.length) {
+      showTemplatePreview([], "No parameters: the template goes out as approved.", "empty");
+      return;
+    }
+    const result = await api("POST", `${base}/session-settings/preview`, {
+      template_parameters: parameters,
+    });
+    if (seq !== templatePreviewSeq) return; // an older answer arriving after a newer request
+    if (result.ok) showTemplatePreview(result.data.template_parameters || [], "", "ok");
+    else showTemplatePreview([], detail(result), "error");
+  }
+
+  function scheduleTemplatePreview() {
+    clearTimeout(templatePreviewTimer);
+    templatePreviewTimer = setTimeout(() => guard(renderTemplatePreview), PREVIEW_DELAY_MS);
+  }
+
+  // -- the document ---------------------------------------------------------------------------
 
   function fill(settings) {
     $("enabled").checked = settings.enabled;
     $("expiry_hours").value = String(settings.expiry_hours);
     $("message").value = settings.message;
     updateCounter();
+    // While off, the inputs keep what they held (turning the switch back on restores it).
+    $("quiet_hours_on").checked = Boolean(settings.quiet_hours);
+    if (settings.quiet_hours) {
+      $("quiet_start").value = settings.quiet_hours.start;
+      $("quiet_end").value = settings.quiet_hours.end;
+    }
+    $("timezone").value = settings.timezone;
+    $("opt_out_keywords").value = settings.opt_out_keywords.join("\n");
+    $("opt_in_keywords").value = settings.opt_in_keywords.join("\n");
+    const template = settings.fallback_template;
+    $("template_on").checked = Boolean(template);
+    if (template) {
+      $("template_name").value = template.name;
+      $("template_language").value = template.language;
+      setParameters(template.body_parameters);
+    }
+    syncSwitches();
   }
 
   function hoursValue() {
@@ -65,27 +234,97 @@
     return /^-?\d+$/.test(raw) ? Number(raw) : raw === "" ? null : raw;
   }
 
-  /** Put each 422 error next to its field (loc ["body", field]); the rest above the button. */
+  function payload() {
+    return {
+      enabled: $("enabled").checked,
+      expiry_hours: hoursValue(),
+      message: $("message").value,
+      // A time input whose value is incomplete reads "", which the API names as not HH:MM.
+      quiet_hours: $("quiet_hours_on").checked
+        ? { start: $("quiet_start").value, end: $("quiet_end").value }
+        : null,
+      timezone: $("timezone").value.trim(),
+      opt_out_keywords: keywordsOf("opt_out_keywords"),
+      opt_in_keywords: keywordsOf("opt_in_keywords"),
+      fallback_template: $("template_on").checked
+        ? {
+            name: $("template_name").value.trim(),
+            language: $("template_language").value.trim(),
+            body_parameters: parameterValues(),
+          }
+        : null,
+    };
+  }
+
+  // -- errors ----------------------------------------------------------------------------------
+
+  const SIMPLE_FIELDS = ["enabled", "expiry_hours", "message", "timezone"];
+
+  /** Where a 422 error with this loc is shown: {error, inputs, prefix}, or null (above Save). */
+  function errorSlot(loc) {
+    if (!Array.isArray(loc) || loc[0] !== "body") return null;
+    const [, field, part, index] = loc;
+    const slot = (errorId, inputIds, prefix = "") => ({
+      error: $(errorId),
+      inputs: inputIds.map((id) => $(id)),
+      prefix,
+    });
+    if (SIMPLE_FIELDS.includes(field)) return slot(`${field}-error`, [field]);
+    if (field === "opt_out_keywords" || field === "opt_in_keywords") {
+      // loc [..., n]: the n-th non-blank line.
+      return slot(`${field}-error`, [field], Number.isInteger(part) ? `Keyword ${part + 1}: ` : "");
+    }
+    if (field === "quiet_hours") {
+      if (part === "start") return slot("quiet_start-error", ["quiet_start"]);
+      if (part === "end") return slot("quiet_end-error", ["quiet_end"]);
+      return slot("quiet_hours-error", ["quiet_start", "quiet_end"]);
+    }
+    if (field === "fallback_template") {
+      if (part === "name") return slot("template_name-error", ["template_name"]);
+      if (part === "language") return slot("template_language-error", ["template_language"]);
+      if (part === "body_parameters") {
+        if (Number.isInteger(index) && $(`template_param_${index}`)) {
+          return slot(`template_param_${index}-error`, [`template_param_${index}`]);
+        }
+        return slot("body_parameters-error", []);
+      }
+      return slot("fallback_template-error", []);
+    }
+    return null;
+  }
+
+  function clearErrors(root = form) {
+    for (const error of root.querySelectorAll(".error")) {
+      error.textContent = "";
+      error.hidden = true;
+    }
+    for (const input of root.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+  }
+
+  /** Put each 422 error next to its field; the rest above the button. */
   function showErrors(errors) {
     const general = [];
-    const byField = {};
+    const shown = new Map(); // error element -> messages
     for (const error of errors) {
-      const loc = Array.isArray(error.loc) ? error.loc : [];
-      const field = loc[0] === "body" ? loc[1] : undefined;
-      if (FIELDS.includes(field)) (byField[field] ||= []).push(error.msg);
-      else general.push(error.msg);
-    }
-    let first = null;
-    for (const name of FIELDS) {
-      if (byField[name]) {
-        setFieldError($(name), $(`${name}-error`), byField[name].join(" "));
-        first ||= $(name);
+      const slot = errorSlot(error.loc);
+      if (!slot || !slot.error) {
+        general.push(error.msg);
+        continue;
       }
+      if (!shown.has(slot.error)) shown.set(slot.error, []);
+      shown.get(slot.error).push(slot.prefix + error.msg);
+      for (const input of slot.inputs) if (input) input.setAttribute("aria-invalid", "true");
+    }
+    for (const [element, messages] of shown) {
+      element.textContent = messages.join(" ");
+      element.hidden = false;
     }
     if (general.length) {
       $("form-error").textContent = general.join(" ");
       $("form-error").hidden = false;
     }
+    // The first field in reading order with an error takes the focus.
+    const first = form.querySelector('[aria-invalid="true"]');
     if (first) first.focus();
   }
 
@@ -97,12 +336,7 @@
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
     try {
-      const payload = {
-        enabled: $("enabled").checked,
-        expiry_hours: hoursValue(),
-        message: $("message").value,
-      };
-      const result = await api("PUT", `${base}/session-settings`, payload);
+      const result = await api("PUT", `${base}/session-settings`, payload());
       if (result.ok) {
         fill(result.data.settings);
         $("save-status").textContent = result.data.message;
@@ -118,18 +352,11 @@
     }
   }
 
-  function insertAtCursor(textarea, text) {
-    const start = textarea.selectionStart ?? textarea.value.length;
-    const end = textarea.selectionEnd ?? start;
-    textarea.setRangeText(text, start, end, "end");
-    textarea.focus();
-    textarea.dispatchEvent(new Event("input", { bubbles: true }));
-  }
-
+  /** An edit clears the errors of its own field (a parameter row, or the .field around it). */
   function edited(event) {
     $("save-status").textContent = "";
-    const name = event.target.name;
-    if (FIELDS.includes(name)) setFieldError($(name), $(`${name}-error`), "");
+    const container = event.target.closest && event.target.closest(".param-row, .field");
+    if (container) clearErrors(container);
   }
 
   window.Pages.start(async () => {
@@ -140,12 +367,16 @@
     }
     fill(result.data);
     await renderPreview();
+    await renderTemplatePreview();
   });
 
   document.addEventListener("DOMContentLoaded", () => {
     form = $("settings-form");
     minLength = Number(form.dataset.minLength);
     maxLength = Number(form.dataset.maxLength);
+    const details = $("template-details");
+    maxParameters = Number(details.dataset.maxParameters);
+    maxParameterLength = Number(details.dataset.maxParameterLength);
     form.addEventListener("submit", (event) => guard(() => save(event)));
     form.addEventListener("input", edited);
     form.addEventListener("change", edited);
@@ -155,6 +386,25 @@
     });
     for (const button of form.querySelectorAll("[data-merge-field]")) {
       button.addEventListener("click", () => insertAtCursor($("message"), button.dataset.mergeField));
+    }
+
+    $("quiet_hours_on").addEventListener("change", syncSwitches);
+    $("template_on").addEventListener("change", () => {
+      syncSwitches();
+      scheduleTemplatePreview();
+    });
+    const list = $("template-parameters");
+    list.addEventListener("focusin", (event) => {
+      if (event.target.matches("input")) lastParameter = event.target;
+    });
+    list.addEventListener("input", scheduleTemplatePreview);
+    list.addEventListener("click", (event) => {
+      const remove = event.target.closest(".remove-parameter");
+      if (remove) removeParameter(Number(remove.dataset.index));
+    });
+    $("add-parameter").addEventListener("click", () => addParameter());
+    for (const button of form.querySelectorAll("[data-parameter-field]")) {
+      button.addEventListener("click", () => insertIntoParameter(button.dataset.parameterField));
     }
   });
 })();
