@@ -450,6 +450,11 @@ class SessionOut(BaseModel):
         description="whether the customer opted out (nothing is sent to them); null when no "
         "contact is stored for the conversation",
     )
+    template_due_at: datetime | None = Field(
+        default=None,
+        description="when the window closed unanswered and the fallback template waits for its "
+        "moment (live reads only)",
+    )
 
 
 class SessionList(BaseModel):

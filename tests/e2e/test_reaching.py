@@ -142,3 +142,39 @@ async def test_quiet_hours_move_the_due_time_and_nothing_is_sent_inside_them(
     )
     assert when(session.json()["reminder_due_at"]) == end
     await stays(lambda: stack.sent(account), lambda found: found == [], seconds=8)
+
+
+async def test_a_template_whose_close_falls_in_quiet_hours_waits_shown_by_the_session(
+    stack: Stack,
+) -> None:
+    now = datetime.now(UTC)
+    end = (now + timedelta(hours=2)).replace(second=0, microsecond=0)
+    account = await stack.create_account(expiry_hours=1)
+    await stack.save_settings(
+        account,
+        enabled=True,
+        expiry_hours=1,
+        message="Hi {contact_firstname}, still there?",
+        quiet_hours={
+            "start": (now - timedelta(minutes=5)).strftime("%H:%M"),
+            "end": end.strftime("%H:%M"),
+        },
+        fallback_template=TEMPLATE,
+    )
+    customer = new_customer()
+    await _post(
+        stack,
+        text_webhook(
+            account.phone_number_id, wa_id=customer, timestamp=ago(24 * HOUR - 3), body="hi"
+        ),
+    )
+    session = await eventually(
+        lambda: stack.session(account, customer),
+        lambda response: (
+            response.status_code == 200 and response.json()["template_due_at"] is not None
+        ),
+        timeout=ARRIVAL,
+    )
+    assert when(session.json()["template_due_at"]) == end
+    assert session.json()["state"] == "expired"
+    assert await stack.sent(account) == []
