@@ -166,7 +166,7 @@ def session(data: Mapping[str, Any], *, now: datetime) -> str:
     )
 
 
-REMINDER_HEADERS = ("DECIDED", "CUSTOMER", "OUTCOME", "REASON", "DELIVERY", "MESSAGE ID")
+REMINDER_HEADERS = ("DECIDED", "CUSTOMER", "KIND", "OUTCOME", "REASON", "DELIVERY", "MESSAGE ID")
 
 
 def reminders(items: Sequence[Mapping[str, Any]], *, now: datetime) -> str:
@@ -181,6 +181,7 @@ def reminders(items: Sequence[Mapping[str, Any]], *, now: datetime) -> str:
             [
                 relative(parse_time(item.get("decided_at")), now=now),
                 customer(item),
+                _text(item.get("kind", "reminder")),
                 _text(item.get("outcome")),
                 _text(reason),
                 _text(item.get("delivery_status")),

@@ -109,6 +109,33 @@ def test_reminder_error_code_shown() -> None:
     assert "5 min ago" in text
 
 
+def test_reminders_name_their_kind() -> None:
+    common = {"wa_id": "15551234567", "delivery_status": None, "message_id": None}
+    text = render.reminders(
+        [
+            {
+                **common,
+                "decided_at": "2024-05-01T11:59:00+00:00",
+                "kind": "template",
+                "outcome": "sent",
+                "reason": None,
+            },
+            {
+                **common,
+                "decided_at": "2024-05-01T11:00:00+00:00",
+                "kind": "reminder",
+                "outcome": "skipped_quiet_hours",
+                "reason": "quiet hours",
+            },
+        ],
+        now=NOW,
+    )
+    header, _, template_row, reminder_row = text.splitlines()
+    assert header.split()[:4] == ["DECIDED", "CUSTOMER", "KIND", "OUTCOME"]
+    assert template_row.split()[4:6] == ["template", "sent"]
+    assert reminder_row.split()[4:6] == ["reminder", "skipped_quiet_hours"]
+
+
 def test_outbox_names_a_bsuid_recipient() -> None:
     text = render.outbox(
         [

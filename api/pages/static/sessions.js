@@ -10,6 +10,9 @@
     sent: ["sent", "Sent"],
     skipped_disabled: ["skipped", "Reminders were disabled"],
     skipped_window_closed: ["skipped", "The 24-hour window had closed"],
+    skipped_customer_replied: ["skipped", "The customer wrote again first"],
+    skipped_quiet_hours: ["skipped", "Quiet hours left no moment inside the window"],
+    skipped_opted_out: ["skipped", "The customer opted out"],
     failed_window_closed: ["failed", "WhatsApp refused: window closed (131047)"],
     failed: ["failed", ""],
     unknown: ["unknown", "The send may or may not have reached WhatsApp"],
@@ -122,7 +125,12 @@
     tr.append(
       cell("Decided", timeElement(record.decided_at)),
       cell("Customer", customer(record, record.reminder_id)),
-      cell("Outcome", ...outcomeCell(record.outcome, record.reason, record.error_code)),
+      cell(
+        "Outcome",
+        // A template sent after the window closed reads apart from the reminders.
+        record.kind === "template" ? badge("template", "template") : null,
+        ...outcomeCell(record.outcome, record.reason, record.error_code),
+      ),
       cell("Delivery", delivery),
       text,
     );
