@@ -40,7 +40,7 @@ from core.contract import (
     ReminderResult,
     ReminderSettings,
 )
-from core.merge_fields import MergeValues, merge_values, render
+from core.merge_fields import MergeValues, render
 from core.quiet_hours import reminder_moment, template_moment
 from core.reach import FallbackTemplate, flatten_parameter
 from core.vocabulary import DEFAULT_EXPIRY_HOURS, ReminderOutcome, SendKind
@@ -198,7 +198,7 @@ def _verdict(
             nominal_due_at=due,
         )
     try:
-        values = _values(contact, account.company_name)
+        values = contact.merge_values(account.company_name)
     except ValueError as err:  # a number WhatsApp itself would refuse: no retry can help
         return _Verdict(outcome=ReminderOutcome.FAILED, reason=str(err), nominal_due_at=due)
     return _Verdict(
@@ -239,7 +239,7 @@ def _template_verdict(
             nominal_due_at=closes,
         )
     try:
-        values = _values(contact, company_name)
+        values = contact.merge_values(company_name)
     except ValueError as err:
         return _Verdict(outcome=ReminderOutcome.FAILED, reason=str(err), nominal_due_at=closes)
     message = _template_message(template, values)
@@ -248,17 +248,6 @@ def _template_verdict(
             text=_template_summary(message), nominal_due_at=closes, send_at=max(go_at, now)
         ),
         template=message,
-    )
-
-
-def _values(contact: Contact, company_name: str) -> MergeValues:
-    return merge_values(
-        first_name=contact.first_name,
-        last_name=contact.last_name,
-        email=contact.email,
-        profile_name=contact.profile_name,
-        wa_id=contact.wa_id,
-        company_name=company_name,
     )
 
 

@@ -24,6 +24,7 @@ from cli.http import ApiClient, ApiError, ValidationFailed, decode
 from cli.webhook import build_text_webhook, signed_body, simulated_message_id
 from core.clock import utc_now
 from core.config import DEV_PLACEHOLDER
+from core.reach import SETTINGS_FIELDS
 from core.vocabulary import BSUID_RE, MAX_EXPIRY_HOURS, MIN_EXPIRY_HOURS, WA_ID_RE, SessionState
 
 app = typer.Typer(
@@ -251,19 +252,6 @@ def session(
 
 
 # -- settings ---------------------------------------------------------------------------------
-
-
-# The fields of the settings document (PUT replaces all of it), in the API's order.
-SETTINGS_FIELDS = (
-    "enabled",
-    "expiry_hours",
-    "message",
-    "quiet_hours",
-    "timezone",
-    "opt_out_keywords",
-    "opt_in_keywords",
-    "fallback_template",
-)
 
 
 def _quiet_hours(text: str) -> dict[str, str]:

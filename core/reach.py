@@ -18,6 +18,18 @@ from pydantic_core import PydanticCustomError
 from core.merge_fields import UnknownMergeField, validate_template
 from core.storable import STORABLE
 
+# The fields of an account's settings document, in the API's order: PUT replaces all of them.
+SETTINGS_FIELDS: Final = (
+    "enabled",
+    "expiry_hours",
+    "message",
+    "quiet_hours",
+    "timezone",
+    "opt_out_keywords",
+    "opt_in_keywords",
+    "fallback_template",
+)
+
 # -- quiet hours --------------------------------------------------------------------------------
 
 CLOCK_PATTERN: Final = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"

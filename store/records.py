@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.merge_fields import MergeValues, merge_values
 from core.reach import FallbackTemplate, QuietHours
 from core.vocabulary import DeliveryStatus, ReminderOutcome, SendKind
 
@@ -86,6 +87,18 @@ class Contact:
     def recipient(self) -> str | None:
         """The BSUID a message goes to when there is no number (the parent one if that is all)."""
         return self.user_id or self.parent_user_id
+
+    def merge_values(self, company_name: str) -> MergeValues:
+        """This contact's merge-field values (``core.merge_fields.merge_values``); raises
+        ``ValueError`` for a stored number that is not E.164."""
+        return merge_values(
+            first_name=self.first_name,
+            last_name=self.last_name,
+            email=self.email,
+            profile_name=self.profile_name,
+            wa_id=self.wa_id,
+            company_name=company_name,
+        )
 
 
 @dataclass(frozen=True, slots=True)

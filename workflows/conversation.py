@@ -339,24 +339,33 @@ class ConversationWorkflow:
                 self._settings_stale = False
                 self._settings = await self._load_settings()
 
+    async def _send_attempt(
+        self, last: datetime, *, kind: SendKind, within: timedelta
+    ) -> ReminderResult:
+        """One attempt of the send activity for ``kind`` (its own failures retried ``within``
+        this long); raises ``ActivityError`` when they ran out."""
+        return await workflow.execute_activity_method(
+            ConversationActivities.send_reminder,
+            ReminderRequest(
+                account_id=self._input.account_id,
+                conversation_key=self._input.conversation_key,
+                last_customer_message_at=last,
+                kind=kind,
+            ),
+            start_to_close_timeout=SEND_ATTEMPT_TIMEOUT,
+            schedule_to_close_timeout=within,
+            retry_policy=SEND_RETRY_POLICY,
+            summary=f"send {kind.value}",
+        )
+
     async def _run_send_activity(
         self, last: datetime, *, kind: SendKind, give_up_at: datetime
     ) -> ReminderResult | None:
-        """One attempt of the send activity for ``kind``; None when it kept failing (its record
-        is then settled as failed)."""
+        """One attempt for the template; None when it kept failing (its record is then settled
+        as failed)."""
         try:
-            return await workflow.execute_activity_method(
-                ConversationActivities.send_reminder,
-                ReminderRequest(
-                    account_id=self._input.account_id,
-                    conversation_key=self._input.conversation_key,
-                    last_customer_message_at=last,
-                    kind=kind,
-                ),
-                start_to_close_timeout=SEND_ATTEMPT_TIMEOUT,
-                schedule_to_close_timeout=max(give_up_at - workflow.now(), SEND_ATTEMPT_TIMEOUT),
-                retry_policy=SEND_RETRY_POLICY,
-                summary=f"send {kind.value}",
+            return await self._send_attempt(
+                last, kind=kind, within=max(give_up_at - workflow.now(), SEND_ATTEMPT_TIMEOUT)
             )
         except ActivityError:
             workflow.logger.warning(
@@ -367,19 +376,9 @@ class ConversationWorkflow:
 
     async def _run_reminder_activity(self, last: datetime, closes: datetime) -> None:
         """Ask the send activity for one attempt for the silence that began at ``last``."""
-        remaining = closes - workflow.now()
         try:
-            result = await workflow.execute_activity_method(
-                ConversationActivities.send_reminder,
-                ReminderRequest(
-                    account_id=self._input.account_id,
-                    conversation_key=self._input.conversation_key,
-                    last_customer_message_at=last,
-                ),
-                start_to_close_timeout=SEND_ATTEMPT_TIMEOUT,
-                schedule_to_close_timeout=remaining + SEND_GRACE,
-                retry_policy=SEND_RETRY_POLICY,
-                summary="send reminder",
+            result = await self._send_attempt(
+                last, kind=SendKind.REMINDER, within=closes - workflow.now() + SEND_GRACE
             )
         except ActivityError as err:
             # The activity kept failing until the window closed (the database down, a bug):

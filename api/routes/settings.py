@@ -184,14 +184,7 @@ async def _preview_values(
         if contact is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="contact not found")
         try:
-            return merge_values(
-                first_name=contact.first_name,
-                last_name=contact.last_name,
-                email=contact.email,
-                profile_name=contact.profile_name,
-                wa_id=contact.wa_id,
-                company_name=company_name,
-            )
+            return contact.merge_values(company_name)
         except ValueError as err:  # a stored number that is not E.164 (webhooks do not check)
             raise validation_error(("body", "wa_id"), str(err), "phone_number") from None
     if body.contact is not None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.meta_samples import sample_json
+from tests.store.conftest import POSTGRES_URL
+from tests.support import postgres_test_database
 from whatsapp.signature import SIGNATURE_HEADER, sign
 
 API_TOKEN = "test-api-token"
@@ -54,6 +57,20 @@ def recent(payload: dict[str, Any], *, minutes_ago: int = 5) -> dict[str, Any]:
     return payload
 
 
+def webhook_of(phone_number_id: str, **lists: list[dict[str, Any]]) -> dict[str, Any]:
+    """Meta's webhook with one change whose ``value`` holds the given ``messages=[…]`` and / or
+    ``statuses=[…]`` for the business number ``phone_number_id``."""
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15557204190", "phone_number_id": phone_number_id},
+        **lists,
+    }
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+    }
+
+
 def sqlite_or_postgres_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     """The body of a ``database_url`` fixture parametrised ``["sqlite", "postgresql"]`` that
     shadows the API tests' SQLite-only one: a file in ``tmp_path``, or the module's
@@ -62,3 +79,22 @@ def sqlite_or_postgres_url(request: pytest.FixtureRequest, tmp_path: Any) -> str
         return f"sqlite+aiosqlite:///{tmp_path / 'api.db'}"
     url: str = request.getfixturevalue("postgres_database")
     return url
+
+
+def on_both_databases(prefix: str) -> tuple[Any, Any]:
+    """A module's ``postgres_database`` and ``database_url`` fixtures: every test of the module
+    runs on SQLite and on a PostgreSQL database of its own (named after ``prefix``).
+
+    ``postgres_database, database_url = on_both_databases("api_x")`` at module level.
+    """
+
+    @pytest.fixture(scope="module")
+    async def postgres_database() -> AsyncIterator[str]:
+        async with postgres_test_database(POSTGRES_URL, prefix=prefix) as url:
+            yield url
+
+    @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+    def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+        return sqlite_or_postgres_url(request, tmp_path)
+
+    return postgres_database, database_url

@@ -4,7 +4,6 @@ on SQLite and PostgreSQL. Every test asserts what the store holds afterwards."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,9 +24,8 @@ from core.vocabulary import DEFAULT_MESSAGE
 from store.records import Contact, SessionSettingsRecord
 from store.repository import Store
 from tests.api.conftest import Seeded
-from tests.api.support import KEY_SECRET, post_webhook, sqlite_or_postgres_url
-from tests.store.conftest import POSTGRES_URL
-from tests.support import contact_by_number, postgres_test_database
+from tests.api.support import KEY_SECRET, on_both_databases, post_webhook, webhook_of
+from tests.support import contact_by_number
 
 CUSTOMER = "15553827461"
 OTHER = "15553827462"
@@ -36,16 +34,8 @@ BSUID = "US.13491208655302741918"
 T = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
-@pytest.fixture(scope="module")
-async def postgres_database() -> AsyncIterator[str]:
-    async with postgres_test_database(POSTGRES_URL, prefix="api_opt_out") as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """Every test here runs on both databases."""
-    return sqlite_or_postgres_url(request, tmp_path)
+# Every test here runs on both databases.
+postgres_database, database_url = on_both_databases("api_opt_out")
 
 
 def _text(body: str, message_id: str, *, second: int = 0, sender: str = CUSTOMER) -> dict[str, Any]:
@@ -59,15 +49,7 @@ def _text(body: str, message_id: str, *, second: int = 0, sender: str = CUSTOMER
 
 
 def _body(phone_number_id: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15557204190", "phone_number_id": phone_number_id},
-        "messages": messages,
-    }
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
-    }
+    return webhook_of(phone_number_id, messages=messages)
 
 
 async def _post(anon: httpx.AsyncClient, seeded: Seeded, *messages: dict[str, Any]) -> None:

@@ -21,20 +21,12 @@ from core.contract import MAX_EARLIER_MESSAGE_IDS, HandOverBatch
 from core.conversation_key import conversation_key
 from store.repository import Store
 from tests.api.conftest import Seeded
-from tests.api.support import KEY_SECRET, post_webhook
+from tests.api.support import KEY_SECRET, post_webhook, webhook_of
 from tests.support import contact_by_number
 
 
 def _body(phone_number_id: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15557204190", "phone_number_id": phone_number_id},
-        "messages": messages,
-    }
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
-    }
+    return webhook_of(phone_number_id, messages=messages)
 
 
 def _handle(client: Client, seeded: Seeded, wa_id: str) -> Any:

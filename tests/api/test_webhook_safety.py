@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -24,26 +24,17 @@ from core.vocabulary import DeliveryStatus, ReminderOutcome
 from store.records import ReminderRecord
 from store.repository import Store
 from tests.api.conftest import Seeded
-from tests.api.support import KEY_SECRET, post_webhook, recent, sqlite_or_postgres_url
-from tests.store.conftest import POSTGRES_URL
+from tests.api.support import KEY_SECRET, on_both_databases, post_webhook, recent
 from tests.store_reads import reminder_by_id
-from tests.support import contact_by_number, postgres_test_database
+from tests.support import contact_by_number
 
 GOOD = "15550000001"  # the sibling customer of every poison item
 POISON = "15550000002"  # the customer a poison item is about
 WAMID = "wamid.HBgLMTU1NTAwMDAwMDEVAgASGBQzQTRGQjg2OTc4QkM0RTgxQ0FBMQA="
 
 
-@pytest.fixture(scope="module")
-async def postgres_database() -> AsyncIterator[str]:
-    async with postgres_test_database(POSTGRES_URL, prefix="api_safety") as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """Every test here runs on both databases."""
-    return sqlite_or_postgres_url(request, tmp_path)
+# Every test here runs on both databases.
+postgres_database, database_url = on_both_databases("api_safety")
 
 
 def _message(sender: str, message_id: str) -> dict[str, Any]:

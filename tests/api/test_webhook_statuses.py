@@ -4,12 +4,10 @@ transaction, and every rule of one status at a time still holds; on SQLite and P
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, insert, select
 
 from core.vocabulary import WINDOW_CLOSED_ERROR_CODE, ReminderOutcome
@@ -18,24 +16,14 @@ from store.models import ReminderRow
 from store.records import ReminderRecord
 from store.repository import Store
 from tests.api.conftest import Seeded
-from tests.api.support import post_webhook, sqlite_or_postgres_url
-from tests.store.conftest import POSTGRES_URL
+from tests.api.support import on_both_databases, post_webhook, webhook_of
 from tests.store_reads import reminder_by_id
-from tests.support import postgres_test_database
 
 T = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
-@pytest.fixture(scope="module")
-async def postgres_database() -> AsyncIterator[str]:
-    async with postgres_test_database(POSTGRES_URL, prefix="api_statuses") as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """Every test here runs on both databases."""
-    return sqlite_or_postgres_url(request, tmp_path)
+# Every test here runs on both databases.
+postgres_database, database_url = on_both_databases("api_statuses")
 
 
 def _status(
@@ -60,15 +48,7 @@ def _status(
 
 
 def _body(phone_number_id: str, statuses: list[dict[str, Any]]) -> dict[str, Any]:
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15557204190", "phone_number_id": phone_number_id},
-        "statuses": statuses,
-    }
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
-    }
+    return webhook_of(phone_number_id, statuses=statuses)
 
 
 async def _sent(store: Store, account_id: str, wamid: str) -> ReminderRecord:

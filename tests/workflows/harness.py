@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.conversation import ConversationActivities
 from core.contract import ConversationInput, CustomerMessage, SessionSnapshot, SettingsChanged
 from core.conversation_key import conversation_key
+from core.reach import SETTINGS_FIELDS
 from core.temporal import start_conversation
 from core.temporal_names import conversation_workflow_id
 from core.vocabulary import DeliveryStatus
@@ -105,20 +106,10 @@ class Conversation:
     async def save_settings(self, *, signal: bool = True, **changes: Any) -> None:
         """Change the settings in the database and (like the API) tell the waiting sessions."""
         current = await self.store.settings.get(account_id=ACCOUNT)
-        fields = (
-            "enabled",
-            "expiry_hours",
-            "message",
-            "quiet_hours",
-            "timezone",
-            "opt_out_keywords",
-            "opt_in_keywords",
-            "fallback_template",
-        )
         await self.store.settings.save(
             account_id=ACCOUNT,
             changed_by="test",
-            **{name: changes.get(name, getattr(current, name)) for name in fields},
+            **{name: changes.get(name, getattr(current, name)) for name in SETTINGS_FIELDS},
         )
         if signal:
             for wa_id in ("15550001111", "15550002222"):
