@@ -13,6 +13,9 @@ async def sign_in(page: Page, url: str, *, token: str = API_TOKEN) -> None:
     await page.get_by_label("API token").fill(token)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.locator("#content")).to_be_visible()
+    # A page that loads a document into a form marks it busy until then: an input changed
+    # before would be overwritten by the load.
+    await expect(page.locator("form[aria-busy='true']")).to_have_count(0)
 
 
 async def screenshot(page: Page, name: str, *, phone: bool = False) -> None:

@@ -361,11 +361,13 @@
 
   window.Pages.start(async () => {
     const result = await api("GET", `${base}/session-settings`);
+    if (result.ok) fill(result.data);
+    // The form holds the saved settings from here on (tests and assistive tools wait for it).
+    $("settings-form").removeAttribute("aria-busy");
     if (!result.ok) {
       window.Pages.showPageError(detail(result));
       return;
     }
-    fill(result.data);
     await renderPreview();
     await renderTemplatePreview();
   });
