@@ -6,9 +6,11 @@ conversation's last customer message time ``T``, and waits on a durable timer fo
 that moment (settings may have changed). An attempt that cannot decide yet — not due by the
 activity's clock, throttled, or possibly sent and waiting for proof — names when to come back,
 and the workflow waits on a timer for it (docs/sending.md#attempts-and-waits): it can then
-abandon the attempt when the customer writes again. The run completes when the 24-hour window
-closes, after settling any record still in flight; the next customer message starts a new run,
-so one run's history is the story of one session.
+abandon the attempt when the customer writes again. Quiet hours move the timer to the moment
+they allow (docs/reaching.md#quiet-hours). The run completes when the 24-hour window closes,
+after settling any record still in flight and, when the account set a fallback template,
+sending that one template (docs/reaching.md#template-fallback); the next customer message
+starts a new run, so one run's history is the story of one session.
 
 Orchestration only: no I/O, no clocks but ``workflow.now()``. Activities are referenced through
 their class (imported passed-through); the activity module itself imports no I/O library.
@@ -217,7 +219,10 @@ class ConversationWorkflow:
                     )
                 self._due_at = None
                 if self._settings.enabled and self._settings.fallback_template:
-                    await self._fallback_template(last, closes)
+                    try:
+                        await self._fallback_template(last, closes)
+                    finally:
+                        self._template_due_at = None
                     if self._last_customer_message_at != last:
                         continue  # the customer wrote: a new window in this run
                 self._publish(SessionState.EXPIRED)

@@ -292,6 +292,27 @@ async def test_a_template_whose_close_falls_in_quiet_hours_waits_for_their_end(
     assert near(record.send_at, end)
 
 
+async def test_a_customer_message_while_the_template_waits_abandons_it(
+    conv: Conversation,
+) -> None:
+    start = await conv.now()
+    quiet = QuietHours(
+        start=local_clock(start + 23 * HOUR, "UTC"), end=local_clock(start + 26 * HOUR, "UTC")
+    )
+    await conv.save_settings(fallback_template=TEMPLATE, quiet_hours=quiet)
+    await conv.customer_writes()
+    await conv.sleep(25 * HOUR)
+    waiting = await eventually(conv.session, lambda s: s.template_due_at is not None)
+    assert waiting.state is SessionState.EXPIRED
+    await conv.customer_writes()  # a new window opens in the same run
+    session = await eventually(conv.session, lambda s: s.state is not SessionState.EXPIRED)
+    assert session.template_due_at is None
+    await conv.sleep(2 * HOUR)  # past the first template's moment
+    await settle()
+    assert await templates(conv) == []
+    assert await records(conv, SendKind.TEMPLATE) == []
+
+
 async def test_a_template_refused_with_132001_fails_once_and_is_not_retried(
     conv: Conversation,
 ) -> None:
