@@ -74,9 +74,10 @@ async def _mid_burst(faults: ProcessStack, *, due: float, at_least: int) -> int:
     return sent
 
 
-async def _retried_attempts(faults: ProcessStack, wa_ids: list[str]) -> int:
-    """Send attempts Temporal had to run again (a cancelled or lost attempt is retried)."""
-    retried = 0
+async def _retried_attempts(faults: ProcessStack, wa_ids: list[str]) -> list[str]:
+    """Send attempts Temporal had to run again (a cancelled or lost attempt is retried), each
+    with the failure of the attempt before it, so that a failure says why."""
+    retried: list[str] = []
     for wa_id in wa_ids:
         handle = faults.temporal.get_workflow_handle(
             names.conversation_workflow_id(
@@ -85,7 +86,11 @@ async def _retried_attempts(faults: ProcessStack, wa_ids: list[str]) -> int:
         )
         async for event in handle.fetch_history_events():
             if event.HasField("activity_task_started_event_attributes"):
-                retried += event.activity_task_started_event_attributes.attempt > 1
+                started = event.activity_task_started_event_attributes
+                if started.attempt > 1:
+                    retried.append(
+                        f"{wa_id}: attempt {started.attempt} after {started.last_failure.message!r}"
+                    )
     return retried
 
 
@@ -128,7 +133,7 @@ async def test_a_worker_stopped_mid_burst_finishes_its_sends(faults: ProcessStac
     _one_each(faults, wa_ids)
     assert set(records) == {ReminderOutcome.SENT}, records
     # Nothing was cut off mid-send: every send attempt completed on its first try.
-    assert await _retried_attempts(faults, wa_ids) == 0
+    assert await _retried_attempts(faults, wa_ids) == []
     assert await faults.interrupted() == 0
 
 
