@@ -90,6 +90,7 @@ def build_worker(
         activities.load_settings,
         activities.send_reminder,
         activities.close_silence,
+        activities.record_reply,
         HandOverActivities(temporal=client).hand_over,
     ]
     if settings_activities is not None:
@@ -200,13 +201,21 @@ def run_processes(
     return first.returncode or max(codes)
 
 
+# Buckets of the reply-time histogram: a minute to the whole window.
+REPLY_SECONDS_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0)
+
+
 def _runtime(settings: Settings) -> Runtime | None:
     """A runtime exporting Prometheus metrics when an address is configured."""
     if settings.worker_metrics_address is None:
         return None
     return Runtime(
         telemetry=TelemetryConfig(
-            metrics=PrometheusConfig(bind_address=settings.worker_metrics_address)
+            metrics=PrometheusConfig(
+                bind_address=settings.worker_metrics_address,
+                # Replies come minutes to hours after the reminder, not milliseconds.
+                histogram_bucket_overrides={"reminder_reply_seconds": REPLY_SECONDS_BUCKETS},
+            )
         )
     )
 

@@ -36,6 +36,7 @@ from core.contract import (
     CloseReason,
     CloseSilenceRequest,
     LoadSettingsRequest,
+    RecordReplyRequest,
     ReminderRequest,
     ReminderResult,
     ReminderSettings,
@@ -104,6 +105,9 @@ def _result(record: ReminderRecord) -> ReminderResult:
         message_id=record.message_id,
         error_code=record.error_code,
         reason=record.reason,
+        # A sent record's decision is stamped when Meta's answer came (or, proven by a status
+        # after an ambiguous attempt, with that attempt's time): the reply clock starts there.
+        sent_at=record.decided_at if record.outcome is ReminderOutcome.SENT else None,
     )
 
 
@@ -329,6 +333,29 @@ class ConversationActivities:
             "reminder_decisions", "Reminder attempts of the send activity, by outcome."
         ).add(1, {"outcome": result.outcome.value, "kind": request.kind.value})
         return result
+
+    @activity.defn
+    async def record_reply(self, request: RecordReplyRequest) -> bool:
+        """Mark the reminder replied (docs/analytics.md#replies); True on its first reply."""
+        with failures_withheld("record_reply", subject=request.reminder_id):
+            first = await self._store.reminders.record_reply(
+                reminder_id=request.reminder_id,
+                sent_at=request.sent_at,
+                replied_at=request.replied_at,
+            )
+        if first:
+            # Counted once per reminder, whatever the redeliveries and retries: the database
+            # said this reply was the reminder's first.
+            meter = activity.metric_meter()
+            meter.create_counter(
+                "reminder_replies", "Reminders the customer replied to inside their window."
+            ).add(1)
+            meter.create_histogram_float(
+                "reminder_reply_seconds",
+                "Seconds from a reminder's send to the customer's reply.",
+                unit="s",
+            ).record((request.replied_at - request.sent_at).total_seconds())
+        return first is True
 
     @activity.defn
     async def close_silence(self, request: CloseSilenceRequest) -> ReminderResult:

@@ -100,6 +100,24 @@ class LoadSettingsRequest(_Model):
     conversation_key: str | None = None
 
 
+class RecordReplyRequest(_Model):
+    """Activity input: the customer replied to a sent reminder (docs/analytics.md#replies)."""
+
+    account_id: str
+    reminder_id: str
+    sent_at: AwareDatetime = Field(description="when the reminder was sent")
+    replied_at: AwareDatetime = Field(description="the reply's own time (Meta's timestamp)")
+
+
+class ReplyWatch(_Model):
+    """The reminder this session sent last: a customer message after it, inside the window, is
+    its reply."""
+
+    reminder_id: str
+    sent_at: AwareDatetime
+    replied_at: AwareDatetime | None = None
+
+
 class CarriedState(_Model):
     """What one run hands to the next on continue-as-new."""
 
@@ -117,6 +135,8 @@ class CarriedState(_Model):
         default=None, description="the T whose next attempt must wait for ``retry_at``"
     )
     retry_at: AwareDatetime | None = None
+    reply_watch: ReplyWatch | None = None
+    replies_to_record: list[RecordReplyRequest] = Field(default_factory=list)
 
 
 class ConversationInput(_Model):
@@ -148,6 +168,8 @@ class SessionSnapshot(_Model):
     # Set while the window has closed and the fallback template waits for its moment.
     template_due_at: datetime | None = None
     template_outcome: ReminderOutcome | None = None
+    # When the customer first wrote after this session's last sent reminder (None: not yet).
+    reminder_replied_at: datetime | None = None
 
 
 class ReminderRequest(_Model):
@@ -176,6 +198,9 @@ class ReminderResult(_Model):
     error_code: int | None = None
     reason: str | None = None
     retry_in_seconds: float | None = Field(default=None, ge=0)
+    sent_at: AwareDatetime | None = Field(
+        default=None, description="when a reminder decided ``sent`` went out"
+    )
 
 
 CloseReason = Literal["customer_replied", "window_closed", "disabled", "gave_up"]

@@ -130,6 +130,8 @@ class SessionSettingsRow(Base):
         server_default=json.dumps(list(DEFAULT_OPT_IN_KEYWORDS)),
     )
     fallback_template: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    # What Meta charges per delivered message (docs/analytics.md#cost); NULL: no estimate.
+    message_prices: Mapped[dict[str, object] | None] = mapped_column(JSON)
 
 
 class SettingsChangeRow(Base):
@@ -211,6 +213,20 @@ class ReminderRow(Base):
         ),
         # The audit retention purge: the oldest records of every account (store.retention).
         Index("ix_reminders_decided_at", "decided_at"),
+        # The analytics (store.analytics): one account's reminders or templates over a range of
+        # decision times, then every column its counts read, so that SQLite and PostgreSQL
+        # answer from the index without visiting the table (docs/analytics.md#the-index).
+        Index(
+            "ix_reminders_account_kind_decided",
+            "account_id",
+            "kind",
+            "decided_at",
+            "outcome",
+            "delivery_status",
+            "replied_at",
+            "reply_seconds",
+            "wa_id",
+        ),
     )
 
     reminder_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -243,6 +259,10 @@ class ReminderRow(Base):
     # (docs/reaching.md); NULL in records from before quiet hours, send_at NULL when skipped.
     nominal_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The customer's first message after a sent reminder, inside that window, and how long after
+    # the send it came (docs/analytics.md#replies); NULL when the customer did not reply.
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reply_seconds: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiTokenRow(Base):

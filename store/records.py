@@ -130,6 +130,8 @@ class ReminderRecord:
     kind: SendKind = SendKind.REMINDER
     nominal_due_at: datetime | None = None
     send_at: datetime | None = None
+    replied_at: datetime | None = None
+    reply_seconds: int | None = None
 
     def __post_init__(self) -> None:
         # The columns hold plain strings; the record speaks the vocabulary's enums.

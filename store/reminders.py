@@ -426,6 +426,37 @@ class Reminders:
                 await tx.flush()
             return to_record(ReminderRecord, row)
 
+    async def record_reply(
+        self, *, reminder_id: str, sent_at: datetime, replied_at: datetime
+    ) -> bool | None:
+        """The customer replied at ``replied_at`` to the reminder sent at ``sent_at``.
+
+        Kept once per reminder, as its earliest reply: a reply the record already has, or a
+        later one, changes nothing, so redelivered webhooks and retried activities are
+        harmless, and a reply that arrives out of order moves the time back. True when this
+        is the reminder's first reply, False when it was known already, None when no such
+        reminder exists (its account was deleted).
+        """
+        seconds = max(int((replied_at - sent_at).total_seconds()), 0)
+        earliest = {"replied_at": replied_at, "reply_seconds": seconds}
+        async with self._tx.write() as tx:
+            first = await tx.execute(
+                update(ReminderRow)
+                .where(ReminderRow.reminder_id == reminder_id, ReminderRow.replied_at.is_(None))
+                .values(**earliest)
+            )
+            if getattr(first, "rowcount", 0) == 1:
+                return True
+            await tx.execute(
+                update(ReminderRow)
+                .where(ReminderRow.reminder_id == reminder_id, ReminderRow.replied_at > replied_at)
+                .values(**earliest)
+            )
+            exists = await tx.scalar(
+                select(ReminderRow.reminder_id).where(ReminderRow.reminder_id == reminder_id)
+            )
+            return None if exists is None else False
+
     async def record_decision(
         self,
         *,

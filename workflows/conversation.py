@@ -34,15 +34,23 @@ with workflow.unsafe.imports_passed_through():
         ConversationInput,
         CustomerMessage,
         LoadSettingsRequest,
+        RecordReplyRequest,
         ReminderRequest,
         ReminderResult,
         ReminderSettings,
+        ReplyWatch,
         SessionSnapshot,
         SettingsChanged,
     )
     from core.quiet_hours import reminder_moment, template_moment
     from core.vocabulary import ReminderOutcome, SendKind, SessionState
-    from core.window import WINDOW, advance_last_message, reminder_due_at, window_closes_at
+    from core.window import (
+        WINDOW,
+        advance_last_message,
+        answers_reminder,
+        reminder_due_at,
+        window_closes_at,
+    )
 
 # Enough ids to absorb Meta's redeliveries of recent messages; an older duplicate can no longer
 # move T (T only moves forward), so forgetting it costs nothing but a miscount.
@@ -77,6 +85,7 @@ _COME_BACK = frozenset(
 # with (tests/workflows/test_replay.py replays such histories).
 PATCH_CLOSE_SILENCE_ON_GIVE_UP = "close-silence-on-give-up"
 PATCH_WAKE_ON_STALE_SETTINGS = "wake-on-stale-settings"
+PATCH_RECORD_REPLIES = "record-replies"
 SETTINGS_RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -87,6 +96,9 @@ SEND_GRACE = timedelta(minutes=2)
 # The template's attempts (throttled, or waiting for proof) stop this long after its moment;
 # the run then settles its record and completes.
 TEMPLATE_GIVE_UP = timedelta(hours=6)
+RECORD_REPLY_TIMEOUT = timedelta(seconds=30)
+# A reply is kept while the database is down for this long, then given up (and logged).
+RECORD_REPLY_GIVE_UP = timedelta(hours=6)
 
 
 def _fmt(moment: datetime | None) -> str:
@@ -112,6 +124,9 @@ class ConversationWorkflow:
         self._attempted_for = carried.attempted_for
         self._retry_for = carried.retry_for
         self._retry_at = carried.retry_at
+        # The reminder this session sent last, and replies to record (docs/analytics.md).
+        self._reply_watch = carried.reply_watch
+        self._replies_to_record = {r.reminder_id: r for r in carried.replies_to_record}
         self._settings: ReminderSettings | None = None
         self._settings_stale = True
         self._woken = False
@@ -138,6 +153,11 @@ class ConversationWorkflow:
             del self._seen_ids[next(iter(self._seen_ids))]
         if newest_seen:
             return  # its time already moved T
+        if self._last_customer_message_at is not None:
+            self._note_reply(
+                min(message.sent_at, message.received_at),
+                closes_at=window_closes_at(self._last_customer_message_at),
+            )
         last = advance_last_message(
             self._last_customer_message_at,
             sent_at=message.sent_at,
@@ -173,6 +193,7 @@ class ConversationWorkflow:
             message_count=self._message_count,
             template_due_at=self._template_due_at,
             template_outcome=self._template_outcome,
+            reminder_replied_at=None if self._reply_watch is None else self._reply_watch.replied_at,
         )
 
     # -- the session ------------------------------------------------------------------------
@@ -193,6 +214,7 @@ class ConversationWorkflow:
             return self.session()
 
         while True:
+            await self._record_replies()
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._carry_over())
@@ -225,6 +247,7 @@ class ConversationWorkflow:
                         self._template_due_at = None
                     if self._last_customer_message_at != last:
                         continue  # the customer wrote: a new window in this run
+                await self._record_replies()  # one may have come in during the steps above
                 self._publish(SessionState.EXPIRED)
                 return self.session()
 
@@ -426,6 +449,7 @@ class ConversationWorkflow:
         self._outcome = result.outcome
         if self._attempted_for == last:
             self._attempted_for = None
+        self._watch_replies(last, result)
 
     async def _close_silence(
         self, last: datetime, why: CloseReason, *, kind: SendKind = SendKind.REMINDER
@@ -463,6 +487,63 @@ class ConversationWorkflow:
         self._attempted_for = None
         if self._retry_for == last:
             self._retry_for = self._retry_at = None
+        if outcome is ReminderOutcome.SENT:
+            # A status proved an attempt whose silence ended meanwhile: it went out after all.
+            self._watch_replies(last, result)
+
+    # -- replies after reminders (docs/analytics.md#replies) --------------------------------
+
+    def _watch_replies(self, last: datetime, result: ReminderResult) -> None:
+        """A reminder for the silence that began at ``last`` was sent: watch for its reply."""
+        if result.reminder_id is None or result.sent_at is None:
+            return  # a result from before replies were recorded
+        self._reply_watch = ReplyWatch(reminder_id=result.reminder_id, sent_at=result.sent_at)
+        newest = self._last_customer_message_at
+        if newest is not None and newest != last:
+            # The customer wrote while the send was under way (or waiting for its proof): the
+            # newest of those messages may already be the reply.
+            self._note_reply(newest, closes_at=window_closes_at(last))
+
+    def _note_reply(self, message_at: datetime, *, closes_at: datetime) -> None:
+        """A customer message of ``message_at``, in the window closing at ``closes_at``: the
+        reply to the watched reminder if it came after the send (its earliest is kept)."""
+        watch = self._reply_watch
+        if watch is None or not answers_reminder(
+            sent_at=watch.sent_at, message_at=message_at, closes_at=closes_at
+        ):
+            return
+        if watch.replied_at is not None and watch.replied_at <= message_at:
+            return  # a later message; the reply is known
+        self._reply_watch = watch.model_copy(update={"replied_at": message_at})
+        self._replies_to_record[watch.reminder_id] = RecordReplyRequest(
+            account_id=self._input.account_id,
+            reminder_id=watch.reminder_id,
+            sent_at=watch.sent_at,
+            replied_at=message_at,
+        )
+        self._woken = True  # an older message does not move T, but its reply is written now
+
+    async def _record_replies(self) -> None:
+        """Write the replies noticed since the last call to their reminders' records."""
+        while self._replies_to_record:
+            reminder_id, request = next(iter(self._replies_to_record.items()))
+            if workflow.patched(PATCH_RECORD_REPLIES):
+                try:
+                    await workflow.execute_activity_method(
+                        ConversationActivities.record_reply,
+                        request,
+                        start_to_close_timeout=RECORD_REPLY_TIMEOUT,
+                        schedule_to_close_timeout=RECORD_REPLY_GIVE_UP,
+                        retry_policy=CLOSE_SILENCE_RETRY_POLICY,
+                        summary="record the reply to the reminder",
+                    )
+                except ActivityError:
+                    workflow.logger.warning(
+                        "could not record a reply", extra={"key": self._input.conversation_key}
+                    )
+            # An earlier reply may have replaced this one meanwhile: that one is next.
+            if self._replies_to_record.get(reminder_id) == request:
+                del self._replies_to_record[reminder_id]
 
     # -- visibility -------------------------------------------------------------------------
 
@@ -522,6 +603,8 @@ class ConversationWorkflow:
                     attempted_for=self._attempted_for,
                     retry_for=self._retry_for,
                     retry_at=self._retry_at,
+                    reply_watch=self._reply_watch,
+                    replies_to_record=list(self._replies_to_record.values()),
                 )
             }
         )

@@ -17,7 +17,9 @@ far. ``histories/*.json`` are real runs of the conversation workflow, one per pa
 - ``ambiguous_then_proved``: a 5xx answer, a wait for proof, and the status that proved it;
 - ``abandoned_when_customer_replied``: a throttled send abandoned because the customer wrote;
 - ``quiet_hours_then_template``: a reminder moved to the end of quiet hours, and the template
-  sent when the window closed unanswered.
+  sent when the window closed unanswered;
+- ``reminded_then_replied``: the customer replied after the reminder, and the reply was
+  recorded.
 
 Each scenario below also runs live against the time-skipping server and checks that it still
 takes its path. The committed files are what guards determinism: they were recorded by earlier
@@ -235,6 +237,20 @@ async def quiet_hours_then_template(conv: Conversation) -> WorkflowHistory:
     return await handle.fetch_history()
 
 
+async def reminded_then_replied(conv: Conversation) -> WorkflowHistory:
+    handle = await conv.customer_writes()
+    await conv.sleep(2 * HOUR + MINUTE)
+    [sent] = await eventually(conv.reminders, lambda r: len(r) == 1 and r[0].outcome == "sent")
+    await conv.sleep(10 * MINUTE)
+    await conv.customer_writes(message_id="wamid.reply")
+    await eventually(conv.reminders, lambda r: r[-1].replied_at is not None)
+    await handle.result()  # the reply's silence got its own reminder, then the window closed
+    history = await handle.fetch_history()
+    assert _has(history, "marker_recorded_event_attributes")  # the patch of recorded replies
+    assert [r.reminder_id for r in await conv.reminders() if r.replied_at] == [sent.reminder_id]
+    return history
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.__name__: scenario
     for scenario in (
@@ -248,6 +264,7 @@ SCENARIOS: dict[str, Scenario] = {
         ambiguous_then_proved,
         abandoned_when_customer_replied,
         quiet_hours_then_template,
+        reminded_then_replied,
     )
 }
 
