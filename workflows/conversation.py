@@ -10,7 +10,9 @@ abandon the attempt when the customer writes again. Quiet hours move the timer t
 they allow (docs/reaching.md#quiet-hours). The run completes when the 24-hour window closes,
 after settling any record still in flight and, when the account set a fallback template,
 sending that one template (docs/reaching.md#template-fallback); the next customer message
-starts a new run, so one run's history is the story of one session.
+starts a new run, so one run's history is the story of one session. A customer message after a
+sent reminder, inside its window, is that reminder's reply, which the run writes to its record
+(docs/analytics.md#replies).
 
 Orchestration only: no I/O, no clocks but ``workflow.now()``. Activities are referenced through
 their class (imported passed-through); the activity module itself imports no I/O library.

@@ -24,6 +24,7 @@ from activities.throttle import SendPacer
 from core.contract import (
     CloseSilenceRequest,
     LoadSettingsRequest,
+    RecordReplyRequest,
     ReminderRequest,
     ReminderResult,
 )
@@ -37,6 +38,7 @@ from store.repository import Store
 from tests.support import free_port, store_sender
 from whatsapp.client import CloudApiClient
 from whatsapp.sandbox import create_sandbox_app, sandbox_state
+from worker import REPLY_SECONDS_BUCKETS
 
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WA_ID = "15550001111"
@@ -423,16 +425,66 @@ async def test_pacer_holds_a_burst_to_the_rate() -> None:
     assert len(slept) == before
 
 
-async def test_decisions_are_counted_by_outcome(world: World) -> None:
+@dataclass
+class Metered:
+    """An activity environment whose metrics a Prometheus endpoint serves (while the runtime
+    lives)."""
+
+    env: ActivityEnvironment
+    runtime: Runtime
+    url: str
+
+    async def scrape(self) -> list[str]:
+        async with httpx.AsyncClient() as http:
+            return (await http.get(self.url)).text.splitlines()
+
+
+def _metered() -> Metered:
     port = free_port()
     runtime = Runtime(
-        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}"))
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address=f"127.0.0.1:{port}",
+                histogram_bucket_overrides={"reminder_reply_seconds": REPLY_SECONDS_BUCKETS},
+            )
+        )
     )
     env = ActivityEnvironment()
     env.metric_meter = runtime.metric_meter
-    await env.run(world.activities.send_reminder, world.request())
-    async with httpx.AsyncClient() as http:
-        scraped = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
-    [sample] = [line for line in scraped.splitlines() if line.startswith("reminder_decisions{")]
+    return Metered(env=env, runtime=runtime, url=f"http://127.0.0.1:{port}/metrics")
+
+
+async def test_decisions_are_counted_by_outcome(world: World) -> None:
+    metered = _metered()
+    await metered.env.run(world.activities.send_reminder, world.request())
+    [sample] = [line for line in await metered.scrape() if line.startswith("reminder_decisions{")]
     assert 'outcome="sent"' in sample
     assert sample.endswith(" 1")
+
+
+async def test_a_reply_is_counted_once_however_often_it_is_recorded(world: World) -> None:
+    metered = _metered()
+    sent = await world.send()
+    assert sent.outcome is ReminderOutcome.SENT and sent.sent_at is not None
+    assert sent.reminder_id is not None
+    reply = RecordReplyRequest(
+        account_id="acme",
+        reminder_id=sent.reminder_id,
+        sent_at=sent.sent_at,
+        replied_at=sent.sent_at + timedelta(minutes=7),
+    )
+    assert await metered.env.run(world.activities.record_reply, reply) is True
+    # A retried activity, or the same reply noticed again: not counted again.
+    assert await metered.env.run(world.activities.record_reply, reply) is False
+    scraped = await metered.scrape()
+
+    def sample(prefix: str, label: str = "") -> str:
+        [line] = [line for line in scraped if line.startswith(prefix + "{") and label in line]
+        return line.rsplit(" ", 1)[1]
+
+    assert sample("reminder_replies") == "1"
+    # Seven minutes: in the 15-minute bucket, not in the 5-minute one.
+    assert sample("reminder_reply_seconds_bucket", 'le="300"') == "0"
+    assert sample("reminder_reply_seconds_bucket", 'le="900"') == "1"
+    [record] = await world.records()
+    assert record.reply_seconds == 7 * 60

@@ -59,9 +59,6 @@ async def reply_recordings(conv: Conversation) -> int:
     )
 
 
-COMPLETED = "workflow_execution_completed_event_attributes"
-
-
 async def latest_run(conv: Conversation) -> list[HistoryEvent]:
     """The events of the session's latest run."""
     handle = conv.env.client.get_workflow_handle(conv.workflow_id(CUSTOMER))
@@ -110,7 +107,10 @@ async def test_a_message_after_the_window_closed_is_not_a_reply(conv: Conversati
     reminder = await sent_reminder(conv)
     first_run = (await conv.session(CUSTOMER)).last_customer_message_at
     await conv.sleep(23 * HOUR)  # the window closed; the run completed
-    await eventually(lambda: latest_run(conv), lambda events: events[-1].HasField(COMPLETED))
+    await eventually(
+        lambda: latest_run(conv),
+        lambda events: events[-1].HasField("workflow_execution_completed_event_attributes"),
+    )
     await conv.customer_writes(CUSTOMER, message_id="wamid.next-day")
     session = await eventually(
         lambda: conv.session(CUSTOMER),
