@@ -42,11 +42,11 @@ from whatsapp.webhook import MAX_WEBHOOK_BYTES
 
 logger = logging.getLogger(__name__)
 
-# The largest legitimate /v1 body is a settings save at every bound of core.reach and the
-# message's 1000 characters: under 60 KiB even if every character took a JSON-escaped surrogate
-# pair (tests/api/test_settings_reach.py); 64 KiB refuses anything built to make the JSON parser
-# work.
-MAX_API_BODY_BYTES: Final = 64 * 1024
+# The largest legitimate /v1 body is a settings save at every bound of core.reach, the
+# message's 1000 characters and a price for every country calling code (core.prices): about
+# 70 KiB if every character of the texts took a JSON-escaped surrogate pair
+# (tests/api/test_settings_reach.py); 96 KiB refuses anything built to make the JSON parser work.
+MAX_API_BODY_BYTES: Final = 96 * 1024
 # Elsewhere nothing legitimate is bigger than a webhook (whose route applies this same limit
 # itself); every other route outside /v1 takes no body at all.
 MAX_OTHER_BODY_BYTES: Final = MAX_WEBHOOK_BYTES

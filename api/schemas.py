@@ -9,7 +9,7 @@ same shape through ``validation_error``.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal, TypedDict
 
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from core.identity import CustomerIdentity
 from core.merge_fields import MERGE_FIELDS, UnknownMergeField, validate_template
+from core.prices import MessagePrices, Money
 from core.quiet_hours import known_timezones
 from core.reach import (
     DEFAULT_OPT_IN_KEYWORDS,
@@ -317,6 +318,11 @@ class SessionSettingsIn(_Body):
         description="the approved template sent when the window closes unanswered; Meta bills "
         "each one, so null (none) by default",
     )
+    message_prices: MessagePrices | None = Field(
+        default=None,
+        description="what Meta charges per delivered message, for the analytics' cost "
+        "estimate: amounts as decimal strings, one currency; null: no estimate",
+    )
 
     @field_validator("opt_in_keywords")
     @classmethod
@@ -343,6 +349,7 @@ class SessionSettingsOut(BaseModel):
     opt_out_keywords: list[str]
     opt_in_keywords: list[str]
     fallback_template: FallbackTemplate | None
+    message_prices: MessagePrices | None
     updated_at: datetime | None = Field(description="null while the defaults apply")
     version: int = Field(description="counts the saves; 0 while the defaults apply")
 
@@ -357,6 +364,7 @@ class SessionSettingsOut(BaseModel):
             opt_out_keywords=list(record.opt_out_keywords),
             opt_in_keywords=list(record.opt_in_keywords),
             fallback_template=record.fallback_template,
+            message_prices=record.message_prices,
             updated_at=record.updated_at,
             version=record.version,
         )
@@ -455,6 +463,11 @@ class SessionOut(BaseModel):
         description="when the window closed unanswered and the fallback template waits for its "
         "moment (live reads only)",
     )
+    reminder_replied_at: datetime | None = Field(
+        default=None,
+        description="when the customer first wrote after this session's last sent reminder "
+        "(live reads only)",
+    )
 
 
 class SessionList(BaseModel):
@@ -492,6 +505,14 @@ class ReminderOut(BaseModel):
         description="the moment chosen for it, later or earlier than nominal_due_at when it "
         "fell in quiet hours"
     )
+    replied_at: datetime | None = Field(
+        default=None,
+        description="when the customer first wrote after this reminder was sent, inside its "
+        "window; null when they did not (docs: analytics, replies)",
+    )
+    reply_seconds: int | None = Field(
+        default=None, description="seconds from the send to that reply"
+    )
 
     @classmethod
     def of(cls, record: ReminderRecord, contact: Contact | None = None) -> ReminderOut:
@@ -513,12 +534,65 @@ class ReminderOut(BaseModel):
             kind=record.kind,
             nominal_due_at=record.nominal_due_at,
             send_at=record.send_at,
+            replied_at=record.replied_at,
+            reply_seconds=record.reply_seconds,
         )
 
 
 class ReminderList(BaseModel):
     items: list[ReminderOut]
     next: str | None = Field(description="cursor of the next page; null on the last")
+
+
+# -- analytics ------------------------------------------------------------------------------
+
+
+class MoneyOut(BaseModel):
+    amount: str = Field(description="a decimal string, exact (never a float)")
+    currency: str
+
+    @classmethod
+    def of(cls, money: Money | None) -> MoneyOut | None:
+        return None if money is None else cls(amount=str(money.amount), currency=money.currency)
+
+
+_RATE = Field(description="replied / reminders_sent, to 4 places; null when none was sent")
+
+
+class AnalyticsDayOut(BaseModel):
+    date: date
+    reminders_sent: int
+    replied: int
+    reply_rate: float | None = _RATE
+
+
+class AnalyticsOut(BaseModel):
+    """docs/analytics.md#the-analytics-endpoint defines every figure."""
+
+    from_: date = Field(serialization_alias="from", description="the first UTC day, included")
+    to: date = Field(description="the last UTC day, included")
+    reminders_sent: int = Field(description="reminders sent (outcome sent)")
+    delivered: int = Field(description="of those, delivered or read")
+    read: int = Field(description="of those, read")
+    failed: int = Field(
+        description="reminders that failed (failed, failed_window_closed) or were sent and then "
+        "reported failed"
+    )
+    replied: int = Field(description="sent reminders the customer replied to")
+    reply_rate: float | None = _RATE
+    median_reply_seconds: float | None = Field(
+        description="median seconds from a reminder to its reply; null without replies"
+    )
+    templates_sent: int = Field(description="templates sent (outcome sent)")
+    estimated_cost: MoneyOut | None = Field(
+        description="what the delivered reminders and templates cost at the account's "
+        "message_prices; null without prices"
+    )
+    cost_per_reply: MoneyOut | None = Field(
+        description="the delivered reminders' cost divided by replied; null without prices or "
+        "replies"
+    )
+    days: list[AnalyticsDayOut] = Field(description="every day of the range, oldest first")
 
 
 # -- health -----------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ SETTINGS_FIELDS: Final = (
     "opt_out_keywords",
     "opt_in_keywords",
     "fallback_template",
+    # What Meta charges per delivered message (core.prices, docs/analytics.md#cost).
+    "message_prices",
 )
 
 # -- quiet hours --------------------------------------------------------------------------------
@@ -78,7 +80,8 @@ DEFAULT_OPT_OUT_KEYWORDS: Final = ("STOP",)
 DEFAULT_OPT_IN_KEYWORDS: Final = ("START",)
 MAX_KEYWORDS: Final = 20
 # Longer texts are never compared with the lists: a keyword is a word or two. (With the other
-# bounds here, a settings PUT stays under the API's 64 KiB body limit even fully JSON-escaped.)
+# bounds here and core.prices', a settings PUT stays under the API's body limit even fully
+# JSON-escaped: api/guard.py.)
 MAX_KEYWORD_LENGTH: Final = 32
 
 

@@ -7,9 +7,10 @@ words they hold (outcomes, delivery statuses) are ``core.vocabulary``'s.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from core.merge_fields import MergeValues, merge_values
+from core.prices import MessagePrices
 from core.reach import FallbackTemplate, QuietHours
 from core.vocabulary import DeliveryStatus, ReminderOutcome, SendKind
 
@@ -34,6 +35,7 @@ class SessionSettingsRecord:
     ``version`` counts the saves (0: never saved); ``delivered_version`` is the newest version
     every running session was told about. The rest is docs/reaching.md's: quiet hours and the
     time zone used when a contact's number gives none, the keyword lists, the template.
+    ``message_prices`` is docs/analytics.md#cost's (None: no cost estimate).
     """
 
     enabled: bool
@@ -47,6 +49,7 @@ class SessionSettingsRecord:
     opt_out_keywords: tuple[str, ...]
     opt_in_keywords: tuple[str, ...]
     fallback_template: FallbackTemplate | None
+    message_prices: MessagePrices | None = None
 
     def __post_init__(self) -> None:
         # The JSON columns hold plain dicts and lists; the record speaks core.reach's models.
@@ -55,6 +58,10 @@ class SessionSettingsRecord:
         if isinstance(self.fallback_template, dict):
             object.__setattr__(
                 self, "fallback_template", FallbackTemplate.model_validate(self.fallback_template)
+            )
+        if isinstance(self.message_prices, dict):
+            object.__setattr__(
+                self, "message_prices", MessagePrices.model_validate(self.message_prices)
             )
         object.__setattr__(self, "opt_out_keywords", tuple(self.opt_out_keywords))
         object.__setattr__(self, "opt_in_keywords", tuple(self.opt_in_keywords))
@@ -189,3 +196,45 @@ class ApiToken:
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class SendCounts:
+    """What an account's sends came to, over a day or a range (docs/analytics.md): reminders
+    sent, of those delivered, read and replied; failed reminders; templates sent."""
+
+    reminders_sent: int = 0
+    delivered: int = 0
+    read: int = 0
+    replied: int = 0
+    failed: int = 0
+    templates_sent: int = 0
+
+    def __add__(self, other: SendCounts) -> SendCounts:
+        return SendCounts(
+            reminders_sent=self.reminders_sent + other.reminders_sent,
+            delivered=self.delivered + other.delivered,
+            read=self.read + other.read,
+            replied=self.replied + other.replied,
+            failed=self.failed + other.failed,
+            templates_sent=self.templates_sent + other.templates_sent,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountAnalytics:
+    """An account's sends over a range of UTC days, as ``Analytics.report`` counted them.
+
+    ``days`` holds every day of the range, oldest first, zeros included. ``delivered_by_recipient``
+    counts the delivered reminders and templates by kind and the first three digits of the
+    recipient's number (None: known by BSUID only); it is filled only when the account has
+    ``message_prices``, the one thing that needs it.
+    """
+
+    first: date
+    last: date
+    totals: SendCounts
+    days: list[tuple[date, SendCounts]]
+    median_reply_seconds: float | None
+    message_prices: MessagePrices | None
+    delivered_by_recipient: dict[tuple[SendKind, str | None], int]

@@ -9,6 +9,7 @@ It groups the data access by aggregate, each in its own module over the shared p
     store.reminders   Reminders        store/reminders.py (the never-duplicate protocol)
     store.tokens      Tokens           store/tokens.py (account-scoped API tokens, by hash)
     store.retention   AuditRetention   store/retention.py (purging old audit records)
+    store.analytics   Analytics        store/analytics.py (counts over the audit trail)
 
 Every method is keyword-only, opens its own short transaction and returns frozen records. A
 ``Store`` is safe to share between concurrent tasks.
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, utc_now
 from store.accounts import Accounts
+from store.analytics import Analytics
 from store.contacts import Contacts
 from store.reminders import Reminders
 from store.retention import AuditRetention
@@ -42,6 +44,7 @@ class Store:
         self.reminders = Reminders(self._transactions)
         self.tokens = Tokens(self._transactions)
         self.retention = AuditRetention(self._transactions)
+        self.analytics = Analytics(self._transactions)
 
     async def ping(self) -> None:
         """Raise if the database cannot answer a trivial query (readiness probe)."""

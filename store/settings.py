@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.prices import MessagePrices
 from core.reach import (
     DEFAULT_OPT_IN_KEYWORDS,
     DEFAULT_OPT_OUT_KEYWORDS,
@@ -41,6 +42,7 @@ DEFAULT_SETTINGS = SessionSettingsRecord(
     opt_out_keywords=DEFAULT_OPT_OUT_KEYWORDS,
     opt_in_keywords=DEFAULT_OPT_IN_KEYWORDS,
     fallback_template=None,
+    message_prices=None,
 )
 
 
@@ -71,6 +73,7 @@ class SessionSettings:
         opt_out_keywords: Sequence[str] = DEFAULT_OPT_OUT_KEYWORDS,
         opt_in_keywords: Sequence[str] = DEFAULT_OPT_IN_KEYWORDS,
         fallback_template: FallbackTemplate | None = None,
+        message_prices: MessagePrices | None = None,
     ) -> SessionSettingsRecord:
         """Store new settings and append them to the history, in one transaction.
 
@@ -85,6 +88,8 @@ class SessionSettings:
             "fallback_template": None
             if fallback_template is None
             else fallback_template.model_dump(),
+            # Amounts stay the decimal strings they were written as (core.prices).
+            "message_prices": None if message_prices is None else message_prices.model_dump(),
         }
         async with self._tx.write() as tx:
             if await tx.get(AccountRow, account_id) is None:

@@ -241,6 +241,7 @@ async def get_session(
                 live=True,
                 opted_out=None if customer.contact is None else customer.contact.opted_out,
                 template_due_at=snapshot.template_due_at,
+                reminder_replied_at=snapshot.reminder_replied_at,
             )
     records = await store.reminders.latest_by_key(
         account_id=account.account_id, conversation_keys=[key]

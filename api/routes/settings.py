@@ -100,6 +100,7 @@ async def put_session_settings(
             opt_out_keywords=body.opt_out_keywords,
             opt_in_keywords=body.opt_in_keywords,
             fallback_template=body.fallback_template,
+            message_prices=body.message_prices,
         )
     except AccountNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="account not found") from None

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends
 
 from api.deps import get_principal
 from api.guard import MAX_API_BODY_BYTES
-from api.routes import accounts, reminders, sessions, settings, tokens
+from api.routes import accounts, analytics, reminders, sessions, settings, tokens
 
 router = APIRouter(
     prefix="/v1",
@@ -28,3 +28,4 @@ router.include_router(settings.router)
 router.include_router(sessions.router)
 router.include_router(reminders.router)
 router.include_router(tokens.router)
+router.include_router(analytics.router)

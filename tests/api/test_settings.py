@@ -35,6 +35,7 @@ async def test_defaults_until_saved(client: httpx.AsyncClient, seeded: Seeded) -
         "opt_out_keywords": ["STOP"],
         "opt_in_keywords": ["START"],
         "fallback_template": None,
+        "message_prices": None,
         "updated_at": None,
         "version": 0,
     }
@@ -78,6 +79,7 @@ async def test_disabling_without_a_message_keeps_the_saved_one(
         "opt_out_keywords": ["STOP"],
         "opt_in_keywords": ["START"],
         "fallback_template": None,
+        "message_prices": None,
         "updated_at": None,
         "version": 2,
     }

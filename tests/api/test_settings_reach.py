@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from core.reach import (
     MAX_KEYWORD_LENGTH,
@@ -39,13 +40,21 @@ FULL: dict[str, Any] = {
     "opt_out_keywords": ["STOP", "Unsubscribe", "arrêt"],
     "opt_in_keywords": ["START", "Resume"],
     "fallback_template": TEMPLATE,
+    "message_prices": {
+        "default": {"amount": "0.0040", "currency": "USD"},
+        "by_country_code": {"44": {"amount": "0.0300", "currency": "USD"}},
+        "template": None,
+    },
 }
+# The longest amount core.prices accepts.
+LONGEST_PRICE = {"amount": "999.999999", "currency": "USD"}
 DEFAULTS = {
     "quiet_hours": None,
     "timezone": "UTC",
     "opt_out_keywords": ["STOP"],
     "opt_in_keywords": ["START"],
     "fallback_template": None,
+    "message_prices": None,
 }
 
 
@@ -326,7 +335,8 @@ async def test_preview_bounds_the_parameters(client: httpx.AsyncClient, seeded: 
 async def test_a_document_at_every_bound_fits_the_body_limit(
     client: httpx.AsyncClient, seeded: Seeded
 ) -> None:
-    """Every field at its longest, every character a JSON-escaped emoji: still not a 413."""
+    """Every field at its longest, every character a JSON-escaped emoji, a price for every
+    country: still not a 413."""
     emoji = "\U0001f600"
     word = emoji * (MAX_KEYWORD_LENGTH - 3)
     body = with_(
@@ -338,9 +348,14 @@ async def test_a_document_at_every_bound_fits_the_body_limit(
             "language": "en_US",
             "body_parameters": [emoji * MAX_TEMPLATE_PARAMETER_LENGTH] * MAX_TEMPLATE_PARAMETERS,
         },
+        message_prices={
+            "default": LONGEST_PRICE,
+            "by_country_code": {str(code): LONGEST_PRICE for code in COUNTRY_CODE_TO_REGION_CODE},
+            "template": LONGEST_PRICE,
+        },
     )
     raw = json.dumps(body).encode()  # ensure_ascii: each emoji is \\ud83d\\ude00
-    assert len(raw) > 50 * 1024
+    assert len(raw) > 64 * 1024
     response = await client.put(
         path(seeded), content=raw, headers={"Content-Type": "application/json"}
     )

@@ -90,6 +90,28 @@ async def test_reminder_is_sent_once_with_the_rendered_text_and_tracks_delivery(
     (record,) = await stack.reminders(account)
     assert record["delivery_status"] == "read"
     assert record["outcome"] == "sent"
+    assert record["replied_at"] is None
+
+    # The customer answers; Meta delivers that webhook three times. One reply, counted once
+    # (docs/analytics.md#replies).
+    reply = message_webhook(account.phone_number_id, (customer, ago(0)))
+    for _ in range(3):
+        response = await stack.post_webhook(reply)
+        assert response.status_code == 200, response.text
+    (record,) = await eventually(
+        lambda: stack.reminders(account), lambda found: found[0]["replied_at"] is not None
+    )
+    replied_at, decided_at = when(record["replied_at"]), when(record["decided_at"])
+    assert replied_at is not None and decided_at is not None
+    [message] = reply["entry"][0]["changes"][0]["value"]["messages"]
+    assert replied_at == at(int(message["timestamp"]))
+    assert record["reply_seconds"] == int((replied_at - decided_at).total_seconds())
+    analytics = await stack.api.get(f"/v1/accounts/{account.account_id}/analytics")
+    assert analytics.status_code == 200, analytics.text
+    figures = analytics.json()
+    assert (figures["reminders_sent"], figures["delivered"], figures["read"]) == (1, 1, 1)
+    assert (figures["replied"], figures["reply_rate"]) == (1, 1.0)
+    assert figures["median_reply_seconds"] == record["reply_seconds"]
 
     await stays(lambda: stack.sent(account), exactly_one, seconds=QUIET)
 

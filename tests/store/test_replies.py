@@ -1,15 +1,23 @@
-"""``Reminders.record_reply``: once per reminder, its earliest reply kept (docs/analytics.md#replies)."""
+"""``Reminders.record_reply``: once per reminder, its earliest reply kept
+(docs/analytics.md#replies)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from core.vocabulary import ReminderOutcome
+from store.records import ReminderRecord
 from store.repository import Store
 from tests.store.conftest import START, FakeClock
 from tests.store_reads import reminder_by_id
 
 T = START - timedelta(hours=2)
+
+
+async def _record(store: Store, reminder_id: str) -> ReminderRecord:
+    record = await reminder_by_id(store, reminder_id)
+    assert record is not None
+    return record
 
 
 async def _sent(store: Store, account_id: str) -> str:
@@ -32,7 +40,7 @@ async def test_the_first_reply_is_recorded_with_its_delay(store: Store, account_
     assert await store.reminders.record_reply(
         reminder_id=reminder_id, sent_at=START, replied_at=reply
     )
-    record = await reminder_by_id(store, reminder_id)
+    record = await _record(store, reminder_id)
     assert (record.replied_at, record.reply_seconds) == (reply, 750)
     assert record.outcome is ReminderOutcome.SENT  # nothing else moves
 
@@ -45,7 +53,7 @@ async def test_the_same_reply_again_changes_nothing(
     assert await store.reminders.record_reply(
         reminder_id=reminder_id, sent_at=START, replied_at=reply
     )
-    before = await reminder_by_id(store, reminder_id)
+    before = await _record(store, reminder_id)
     clock.advance(minutes=1)
     for _ in range(2):
         assert (
@@ -54,7 +62,7 @@ async def test_the_same_reply_again_changes_nothing(
             )
             is False
         )
-    assert await reminder_by_id(store, reminder_id) == before
+    assert await _record(store, reminder_id) == before
 
 
 async def test_an_earlier_reply_arriving_late_moves_the_time_back_a_later_one_does_not(
@@ -66,15 +74,13 @@ async def test_an_earlier_reply_arriving_late_moves_the_time_back_a_later_one_do
         reminder_id=reminder_id, sent_at=START, replied_at=late
     )
     assert (
-        await store.reminders.record_reply(
-            reminder_id=reminder_id, sent_at=START, replied_at=early
-        )
+        await store.reminders.record_reply(reminder_id=reminder_id, sent_at=START, replied_at=early)
         is False
     )
-    record = await reminder_by_id(store, reminder_id)
+    record = await _record(store, reminder_id)
     assert (record.replied_at, record.reply_seconds) == (early, 180)
     await store.reminders.record_reply(reminder_id=reminder_id, sent_at=START, replied_at=late)
-    assert (await reminder_by_id(store, reminder_id)).replied_at == early
+    assert (await _record(store, reminder_id)).replied_at == early
 
 
 async def test_a_reply_to_a_reminder_that_is_gone_is_none(store: Store, account_id: str) -> None:
