@@ -8,7 +8,9 @@ Failures print one clear line on stderr and exit with status 1.
 
 from __future__ import annotations
 
+import random
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from urllib.parse import quote
 
 import typer
 
-from cli import render
+from cli import demo, render
 from cli.durations import parse_duration
 from cli.http import ApiClient, ApiError, ValidationFailed, decode
 from cli.webhook import build_text_webhook, signed_body, simulated_message_id
@@ -551,3 +553,54 @@ def outbox(
     with _failures_exit(), client as sandbox:
         data = sandbox.get("/_sandbox/messages")
     typer.echo(render.outbox(data.get("items", []), now=utc_now()))
+
+
+# -- demo traffic -----------------------------------------------------------------------------
+
+
+@app.command("demo-traffic")
+def demo_traffic(
+    ctx: typer.Context,
+    customers: Annotated[
+        int, typer.Option("--customers", min=1, max=200, help="How many customers write.")
+    ] = 24,
+    reply_seconds: Annotated[
+        float,
+        typer.Option(
+            "--reply-seconds", min=0, max=600, help="Spread the customers' replies over this."
+        ),
+    ] = 45.0,
+    wait_seconds: Annotated[
+        float,
+        typer.Option(
+            "--wait-seconds", min=1, max=1800, help="Wait at most this for the reminders."
+        ),
+    ] = 120.0,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Repeat a run: the same numbers and choices.")
+    ] = None,
+    sandbox_url: Annotated[
+        str,
+        typer.Option("--sandbox-url", envvar="SANDBOX_URL", help="Base URL of the sandbox."),
+    ] = DEFAULT_SANDBOX_URL,
+) -> None:
+    """Fill the sandbox with a realistic day of traffic: customers write, reminders go out,
+    some opt out, about half reply; then open the analytics page."""
+    options = _options(ctx)
+    sandbox = ApiClient(
+        sandbox_url,
+        token=None,
+        hint="Is the local stack running in sandbox mode? Set --sandbox-url.",
+    )
+    with _failures_exit(), options.client() as api, sandbox:
+        demo.Demo(
+            api=api,
+            sandbox=sandbox,
+            account=options.account,
+            app_secret=options.app_secret,
+            echo=typer.echo,
+            rng=random.Random(seed),
+            wait_seconds=wait_seconds,
+            reply_seconds=reply_seconds,
+            tty=sys.stdout.isatty(),
+        ).run(customers)

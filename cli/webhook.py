@@ -1,12 +1,15 @@
-"""The webhook Meta would POST for one inbound customer text, signed like Meta signs it.
+"""The webhook Meta would POST for inbound customer texts, signed like Meta signs it.
 
-Used by ``wa-sessions simulate``. Pure: the caller passes the clock and the message id.
+Used by ``wa-sessions simulate`` and ``demo-traffic``. Pure: the caller passes the clock and the
+message ids.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +22,15 @@ SIMULATED_WABA_ID = "0"
 def simulated_message_id() -> str:
     """A fresh ``wamid`` that says where it came from."""
     return f"wamid.sim-{uuid.uuid4()}"
+
+
+@dataclass(frozen=True)
+class Text:
+    """One text message of a customer: what they wrote, when (Meta's timestamp), its id."""
+
+    body: str
+    sent_at: datetime
+    message_id: str
 
 
 def build_text_webhook(
@@ -38,8 +50,33 @@ def build_text_webhook(
     The customer is named as Meta names them since 2026: by number (``wa_id``), by BSUID
     (``user_id``) or both; a customer with a username and no number has only the BSUID.
     """
+    return build_texts_webhook(
+        phone_number_id=phone_number_id,
+        texts=[Text(body=text, sent_at=sent_at, message_id=message_id)],
+        wa_id=wa_id,
+        user_id=user_id,
+        username=username,
+        profile_name=profile_name,
+        display_phone_number=display_phone_number,
+    )
+
+
+def build_texts_webhook(
+    *,
+    phone_number_id: str,
+    texts: Sequence[Text],
+    wa_id: str | None = None,
+    user_id: str | None = None,
+    username: str | None = None,
+    profile_name: str | None = None,
+    display_phone_number: str | None = None,
+) -> dict[str, Any]:
+    """Meta's ``messages`` webhook carrying several texts of one customer, in one ``value`` as
+    Meta batches messages that arrive together (for example a question and then "STOP")."""
     if wa_id is None and user_id is None:
         raise ValueError("a customer needs a number or a BSUID")
+    if not texts:
+        raise ValueError("a webhook carries at least one message")
     value: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "metadata": {
@@ -48,22 +85,25 @@ def build_text_webhook(
         },
     }
     contact: dict[str, Any] = {}
-    message: dict[str, Any] = {}
+    sender: dict[str, Any] = {}
     if wa_id is not None:
-        contact["wa_id"] = message["from"] = wa_id
+        contact["wa_id"] = sender["from"] = wa_id
     if user_id is not None:
-        contact["user_id"] = message["from_user_id"] = user_id
+        contact["user_id"] = sender["from_user_id"] = user_id
     profile = {"name": profile_name, "username": username}
     if any(profile.values()):
         contact["profile"] = {key: value for key, value in profile.items() if value}
     value["contacts"] = [contact]
-    message |= {
-        "id": message_id,
-        "timestamp": str(int(sent_at.timestamp())),
-        "type": "text",
-        "text": {"body": text},
-    }
-    value["messages"] = [message]
+    value["messages"] = [
+        sender
+        | {
+            "id": text.message_id,
+            "timestamp": str(int(text.sent_at.timestamp())),
+            "type": "text",
+            "text": {"body": text.body},
+        }
+        for text in texts
+    ]
     return {
         "object": "whatsapp_business_account",
         "entry": [{"id": SIMULATED_WABA_ID, "changes": [{"field": "messages", "value": value}]}],

@@ -32,7 +32,9 @@ Control endpoints (not part of Meta's API) under ``/_sandbox/``:
   ``GET`` lists the pending failures, ``DELETE`` clears them.
 - ``POST /_sandbox/status-faults`` queues what happens to the status webhooks of the next
   accepted messages, one per message: ``{"mode": "delayed", "seconds": 30, "times": 1}`` posts
-  them late, ``{"mode": "lost"}`` never posts them. ``DELETE`` clears the queue.
+  them late, ``{"mode": "lost"}`` never posts them, ``{"mode": "unread"}`` posts ``sent`` and
+  ``delivered`` but never ``read`` (a customer who does not open the chat). ``DELETE`` clears
+  the queue.
 - ``GET /_sandbox/statuses`` lists the status webhooks posted so far (and their answers).
 
 All state lives on ``app.state`` so that several sandboxes can run in one process.
@@ -179,7 +181,7 @@ Failure = Annotated[HttpFailure | DelayFailure | AcceptThenFail, Field(discrimin
 class StatusFault(BaseModel):
     """What happens to the status webhooks of the next accepted message(s)."""
 
-    mode: Literal["delayed", "lost"]
+    mode: Literal["delayed", "lost", "unread"]
     seconds: float = Field(default=30.0, gt=0, le=3600, description="for delayed")
     times: int = Field(default=1, ge=1, le=1000)
 
@@ -465,6 +467,10 @@ def _take_failure(
     return None
 
 
+# What Meta reports of a message it delivered and the customer read, in order.
+STATUSES: tuple[str, ...] = ("sent", "delivered", "read")
+
+
 def _report_statuses(app: FastAPI, message: SandboxMessage) -> None:
     """Post the message's status webhooks in the background, as Meta would."""
     state = sandbox_state(app)
@@ -475,18 +481,24 @@ def _report_statuses(app: FastAPI, message: SandboxMessage) -> None:
     if fault is not None and fault.mode == "lost":
         logger.info("sandbox loses the statuses of %s", message.id)
         return
-    delay = config.delay + (fault.seconds if fault is not None else 0.0)
-    task = asyncio.create_task(_post_statuses(app, config, message, delay=delay))
+    delay = config.delay + (fault.seconds if fault is not None and fault.mode == "delayed" else 0.0)
+    statuses = STATUSES[:-1] if fault is not None and fault.mode == "unread" else STATUSES
+    task = asyncio.create_task(_post_statuses(app, config, message, delay=delay, statuses=statuses))
     state.tasks.add(task)
     task.add_done_callback(state.tasks.discard)
 
 
 async def _post_statuses(
-    app: FastAPI, config: StatusWebhooks, message: SandboxMessage, *, delay: float
+    app: FastAPI,
+    config: StatusWebhooks,
+    message: SandboxMessage,
+    *,
+    delay: float,
+    statuses: tuple[str, ...],
 ) -> None:
     http: httpx.AsyncClient = app.state.http
     await asyncio.sleep(delay)
-    for index, status in enumerate(("sent", "delivered", "read")):
+    for index, status in enumerate(statuses):
         if index:
             await asyncio.sleep(config.step)
         body = json.dumps(_status_payload(message, status)).encode()

@@ -1,4 +1,5 @@
-"""Routes of the operator pages: ``/``, ``/sessions``, ``/outbox`` and their static assets.
+"""Routes of the operator pages: ``/``, ``/sessions``, ``/outbox``, ``/analytics`` and their
+static assets.
 
 The HTML holds no data, so loading a page needs no token; the page's JS signs in and reads the
 JSON API. Pages are sent with a strict Content-Security-Policy (scripts and styles only from
@@ -135,6 +136,16 @@ async def sessions_page(request: Request, account: AccountQuery = DEFAULT_ACCOUN
 async def outbox_page(request: Request, account: AccountQuery = DEFAULT_ACCOUNT) -> HTMLResponse:
     """What the sandbox Graph API received (sandbox mode)."""
     return _page(request, "outbox.html", account)
+
+
+@router.get("/analytics", response_class=HTMLResponse, include_in_schema=False)
+async def analytics_page(request: Request, account: AccountQuery = DEFAULT_ACCOUNT) -> HTMLResponse:
+    """Does it pay: windows saved by reminders, the delivery funnel and the cost, by day.
+
+    The range (``from``/``to`` in the query) is read by the page's script, which passes it to
+    the analytics API as it is: the API is the one place that validates it.
+    """
+    return _page(request, "analytics.html", account)
 
 
 @router.get(STATIC_PREFIX + "/{name}", include_in_schema=False)

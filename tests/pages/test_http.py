@@ -137,7 +137,7 @@ async def test_settings_page_without_a_token(client: httpx.AsyncClient) -> None:
 
 
 async def test_pages_hold_no_token_or_inline_code(client: httpx.AsyncClient) -> None:
-    for path in ("/", "/sessions", "/outbox"):
+    for path in ("/", "/sessions", "/outbox", "/analytics"):
         response = await client.get(path)
         csp = response.headers["content-security-policy"]
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp
@@ -149,7 +149,7 @@ async def test_pages_hold_no_token_or_inline_code(client: httpx.AsyncClient) -> 
         assert not [a for tag, a in tags if tag == "link" and "//" in (a.get("href") or "")]
 
 
-@pytest.mark.parametrize("path", ["/", "/sessions", "/outbox"])
+@pytest.mark.parametrize("path", ["/", "/sessions", "/outbox", "/analytics"])
 async def test_the_sign_in_form_never_puts_the_token_in_a_url(
     client: httpx.AsyncClient, path: str
 ) -> None:
@@ -171,7 +171,7 @@ def test_the_sign_in_script_handles_the_submit_itself() -> None:
     assert handler.index("event.preventDefault()") < handler.index("sessionStorage.setItem")
 
 
-@pytest.mark.parametrize("path", ["/", "/sessions", "/outbox"])
+@pytest.mark.parametrize("path", ["/", "/sessions", "/outbox", "/analytics"])
 async def test_every_label_names_a_control_and_every_control_has_a_label(
     client: httpx.AsyncClient, path: str
 ) -> None:
@@ -194,7 +194,12 @@ async def test_navigation_keeps_the_account(client: httpx.AsyncClient) -> None:
     html = (await client.get("/sessions", params={"account": "acme_2"})).text
     assert 'data-account="acme_2"' in html
     links = [a["href"] for tag, a in tags_of(html) if tag == "a" and a.get("href", "") != "#main"]
-    assert links == ["/?account=acme_2", "/sessions?account=acme_2", "/outbox?account=acme_2"]
+    assert links == [
+        "/?account=acme_2",
+        "/sessions?account=acme_2",
+        "/outbox?account=acme_2",
+        "/analytics?account=acme_2",
+    ]
     current = [a["href"] for tag, a in tags_of(html) if a.get("aria-current") == "page"]
     assert current == ["/sessions?account=acme_2"]
 
@@ -208,6 +213,23 @@ async def test_sessions_and_outbox_pages(client: httpx.AsyncClient) -> None:
         assert f'<option value="{state}">' in sessions
     outbox = await client.get("/outbox")
     assert outbox.status_code == 200 and "Sandbox outbox" in outbox.text
+
+
+async def test_the_analytics_page(client: httpx.AsyncClient) -> None:
+    response = await client.get("/analytics", params={"account": "acme_2"})
+    assert response.status_code == 200
+    html = response.text
+    for text in ("Windows saved", "Reply rate", "Median time to reply", "Delivery funnel"):
+        assert text in html
+    tags = tags_of(html)
+    dates = [a["id"] for tag, a in tags if tag == "input" and a.get("type") == "date"]
+    assert dates == ["range-from", "range-to"]
+    quick = [a["data-days"] for _, a in tags if "data-days" in a]
+    assert quick == ["7", "30", "90"]
+    current = [a["href"] for tag, a in tags if a.get("aria-current") == "page"]
+    assert current == ["/analytics?account=acme_2"]
+    # The chart is drawn by the page's own script: no image, frame or object from anywhere.
+    assert not [tag for tag, _ in tags if tag in ("img", "iframe", "object", "embed")]
 
 
 @pytest.mark.parametrize("account", ["a b", "x" * 65, "<script>"])

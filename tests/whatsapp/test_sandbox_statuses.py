@@ -136,6 +136,23 @@ async def test_statuses_can_be_lost(world: World) -> None:
     assert {s.callback_data for s in await world.statuses()} == {"kept"}
 
 
+async def test_a_message_can_stay_unread(world: World) -> None:
+    response = await world.control.post(
+        "/_sandbox/status-faults", json={"mode": "unread", "times": 1}
+    )
+    assert response.status_code == 201
+    await world.send("unread")
+    await world.send("read")
+    statuses = await eventually(world.statuses, lambda s: len(s) == 5)
+    await asyncio.sleep(0.3)
+    by_message = {
+        callback: [s.status for s in await world.statuses() if s.callback_data == callback]
+        for callback in ("unread", "read")
+    }
+    assert by_message == {"unread": ["sent", "delivered"], "read": ["sent", "delivered", "read"]}
+    assert len(statuses) == 5
+
+
 async def test_statuses_can_be_late(world: World) -> None:
     await world.control.post("/_sandbox/status-faults", json={"mode": "delayed", "seconds": 0.8})
     await world.send("late")

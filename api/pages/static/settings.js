@@ -204,7 +204,13 @@
 
   // -- the document ---------------------------------------------------------------------------
 
+  // Fields of the document this form does not edit (the message prices of the analytics' cost
+  // estimate) go back as they were loaded: the PUT replaces the whole document.
+  const NOT_EDITED_HERE = ["message_prices"];
+  let kept = {};
+
   function fill(settings) {
+    kept = Object.fromEntries(NOT_EDITED_HERE.filter((f) => f in settings).map((f) => [f, settings[f]]));
     $("enabled").checked = settings.enabled;
     $("expiry_hours").value = String(settings.expiry_hours);
     $("message").value = settings.message;
@@ -236,6 +242,7 @@
 
   function payload() {
     return {
+      ...kept,
       enabled: $("enabled").checked,
       expiry_hours: hoursValue(),
       message: $("message").value,
