@@ -341,9 +341,7 @@ class ConversationWorkflow:
                 await self._close_silence(last, "gave_up", kind=SendKind.TEMPLATE)
                 return
             if now >= target:
-                result = await self._run_send_activity(
-                    last, kind=SendKind.TEMPLATE, give_up_at=give_up_at
-                )
+                result = await self._run_template_activity(last, give_up_at=give_up_at)
                 if result is None:
                     return  # its attempts kept failing; the record was settled as failed
                 if result.outcome not in _COME_BACK:
@@ -388,18 +386,19 @@ class ConversationWorkflow:
             summary=f"send {kind.value}",
         )
 
-    async def _run_send_activity(
-        self, last: datetime, *, kind: SendKind, give_up_at: datetime
+    async def _run_template_activity(
+        self, last: datetime, *, give_up_at: datetime
     ) -> ReminderResult | None:
         """One attempt for the template; None when it kept failing (its record is then settled
         as failed)."""
+        kind = SendKind.TEMPLATE
         try:
             return await self._send_attempt(
                 last, kind=kind, within=max(give_up_at - workflow.now(), SEND_ATTEMPT_TIMEOUT)
             )
         except ActivityError:
             workflow.logger.warning(
-                "%s activity gave up", kind.value, extra={"key": self._input.conversation_key}
+                "template activity gave up", extra={"key": self._input.conversation_key}
             )
             await self._close_silence(last, "gave_up", kind=kind)
             return None
