@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import typer
 
-from cli import demo, render
+from cli import demo, prices, render
 from cli.durations import parse_duration
 from cli.http import ApiClient, ApiError, ValidationFailed, decode
 from cli.webhook import build_text_webhook, signed_body, simulated_message_id
@@ -285,6 +285,12 @@ def _either(flag: bool, value: object, option: str) -> None:
         raise typer.BadParameter(f"give --{option} or --no-{option}, not both")
 
 
+def _price_failure(message: str) -> typer.Exit:
+    """A --price/--currency/--no-prices problem: one line on stderr, exit status 1."""
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(1)
+
+
 @app.command()
 def settings(
     ctx: typer.Context,
@@ -357,11 +363,42 @@ def settings(
     no_template: Annotated[
         bool, typer.Option("--no-template", help="No template fallback.", show_default=False)
     ] = False,
+    price_options: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--price",
+            metavar="KEY=AMOUNT",
+            help="What Meta charges per delivered message, for the cost estimate on the "
+            "analytics page: default=0.0040, a country calling code (44=0.0300) or "
+            "template=0.0100; repeat it. Amounts are exact decimals, sent as written. Each "
+            "replaces that one price, the rest is kept; 44= or template= removes one.",
+        ),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            "--currency",
+            metavar="CODE",
+            help="Currency of every price, e.g. USD or EUR (default: the saved one, else USD).",
+        ),
+    ] = None,
+    no_prices: Annotated[
+        bool,
+        typer.Option(
+            "--no-prices", help="No message prices: no cost estimate.", show_default=False
+        ),
+    ] = False,
 ) -> None:
     """Show the reminder settings; with options, change them (the rest is kept)."""
     options = _options(ctx)
     _either(no_quiet_hours, quiet_hours, "quiet-hours")
     _either(no_template, template or template_params or None, "template")
+    try:
+        price_edits = prices.parse(price_options or [], currency)
+    except prices.PriceError as err:
+        raise _price_failure(str(err)) from None
+    if no_prices and price_edits.given:
+        raise _price_failure("give --price/--currency or --no-prices, not both")
     # The API replaces the whole document, so the saved one is read and sent back with only
     # the given options changed; a field this server does not return is not sent at all.
     changes: dict[str, Any] = {}
@@ -390,10 +427,12 @@ def settings(
         }
     if no_template:
         changes["fallback_template"] = None
+    if no_prices:
+        changes[prices.FIELD] = None
     path = options.account_path("/session-settings")
     with _failures_exit(), options.client() as api:
         current = api.get(path)
-        if not changes and not template_params:
+        if not changes and not template_params and not price_edits.given:
             typer.echo(render.settings(current))
             return
         if template is None and template_params:
@@ -406,6 +445,12 @@ def settings(
                 )
                 raise typer.Exit(1)
             changes["fallback_template"] = kept | {"body_parameters": list(template_params)}
+        if price_edits.given:
+            # Changed price by price: the saved list is the base (amounts as they were written).
+            try:
+                changes[prices.FIELD] = prices.merged(current.get(prices.FIELD), price_edits)
+            except prices.PriceError as err:
+                raise _price_failure(str(err)) from None
         body = {field: current[field] for field in SETTINGS_FIELDS if field in current} | changes
         try:
             saved = api.put(path, body)

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from cli import prices
+
 MISSING = "-"
 
 
@@ -119,6 +121,8 @@ def settings(data: Mapping[str, Any]) -> str:
                 (f"  {{{{{number}}}}}", _text(parameter))
                 for number, parameter in enumerate(template.get("body_parameters", ()), 1)
             )
+    if prices.FIELD in data:
+        pairs.extend(prices.pairs(data[prices.FIELD]))
     return block(pairs)
 
 

@@ -327,14 +327,17 @@ async def test_without_prices_or_reminders_the_page_says_so(site: Site, page: Pa
     await expect(page.locator("#tile-cost-sub")).to_have_text("no message prices set")
     await expect(page.locator("#cost-hint")).to_be_visible()
     await expect(page.locator("#cost-hint")).to_contain_text(
-        "Set message prices in the settings to see the cost"
+        "Set your message prices on the settings page"
+    )
+    await expect(page.locator("#cost-hint a")).to_have_attribute(
+        "href", f"/?account={site.account_id}#prices-heading"
     )
     await expect(page.locator(SENT_BARS)).to_have_count(30)
     await expect(page.locator("#funnel li[data-stage='delivered'] .funnel-share")).to_have_text("—")
 
 
 async def test_saving_the_settings_page_keeps_the_message_prices(site: Site, page: Page) -> None:
-    # The settings page has no field for them, and its PUT replaces the whole document.
+    # Its PUT replaces the whole document: what the page loaded must go back unchanged.
     await set_prices(site, PRICES)
     await sign_in(page, site.page_url("/"))
     await page.get_by_label("Session Expiry Hours").fill("5")

@@ -1,8 +1,11 @@
 /* The settings page: load, edit (merge-field buttons, counter, live previews) and save.
  *
  * The API's PUT replaces the whole settings document, so every save sends every field: quiet
- * hours and the template as null while their switch is off. A 422's errors are put next to
- * their fields by their loc (errorSlot).
+ * hours, the template and the message prices as null while their switch is off. A 422's errors
+ * are put next to their fields by their loc (errorSlot).
+ *
+ * Message prices are money: their amounts go to the API as the strings typed (trimmed), never
+ * through a JS number, and the API alone says whether they are valid (docs/analytics.md#cost).
  */
 "use strict";
 
@@ -60,6 +63,7 @@
   function syncSwitches() {
     $("quiet-hours-times").hidden = !$("quiet_hours_on").checked;
     $("template-details").hidden = !$("template_on").checked;
+    $("prices-details").hidden = !$("prices_on").checked;
   }
 
   // -- keywords: one per line ----------------------------------------------------------------
@@ -202,15 +206,182 @@
     templatePreviewTimer = setTimeout(() => guard(renderTemplatePreview), PREVIEW_DELAY_MS);
   }
 
+  // -- message prices ------------------------------------------------------------------------
+
+  /** The currency as sent: every price of the account has this one. */
+  function currencyValue() {
+    return $("price_currency").value.trim().toUpperCase();
+  }
+
+  /** The currency next to each amount follows the currency field. */
+  function syncCurrency() {
+    const currency = currencyValue() || "—";
+    for (const unit of form.querySelectorAll("[data-currency-unit]")) unit.textContent = currency;
+  }
+
+  function countryRows() {
+    return Array.from($("country-prices").children);
+  }
+
+  /** Each row's code and amount, trimmed, in the order shown. */
+  function countryValues() {
+    return countryRows().map((row) => ({
+      code: row.querySelector(".price-code").value.trim(),
+      amount: row.querySelector(".price-amount").value.trim(),
+    }));
+  }
+
+  /** The currency shown after an amount (the currency field itself names it). */
+  function currencyUnit() {
+    const unit = Object.assign(document.createElement("span"), {
+      className: "unit",
+      textContent: currencyValue() || "—",
+    });
+    unit.dataset.currencyUnit = "";
+    unit.setAttribute("aria-hidden", "true");
+    return unit;
+  }
+
+  /** A cell of a country row: its label (numbered for screen readers) and input. */
+  function priceCell(id, number, shown, input, control = input) {
+    const cell = document.createElement("div");
+    cell.className = "price-cell";
+    const label = document.createElement("label");
+    label.htmlFor = id;
+    label.append(
+      Object.assign(document.createElement("span"), {
+        className: "visually-hidden",
+        textContent: `Country ${number} `,
+      }),
+      shown,
+    );
+    Object.assign(input, { id, autocomplete: "off", spellcheck: false });
+    input.setAttribute("aria-describedby", `${id}-error`);
+    cell.append(label, control);
+    return cell;
+  }
+
+  /** The error of a row's input: under the whole row, so that it reads as a line. */
+  function priceError(id) {
+    const error = Object.assign(document.createElement("p"), { id: `${id}-error`, className: "error" });
+    error.hidden = true;
+    return error;
+  }
+
+  function countryRow(index, code, amount) {
+    const number = index + 1;
+    const row = document.createElement("li");
+    row.className = "price-row";
+    const codeInput = Object.assign(document.createElement("input"), {
+      className: "price-code",
+      value: code,
+      inputMode: "numeric",
+      maxLength: 4,
+    });
+    const amountInput = Object.assign(document.createElement("input"), {
+      className: "price-amount",
+      value: amount,
+      inputMode: "decimal",
+    });
+    const amountControl = Object.assign(document.createElement("div"), { className: "amount-input" });
+    amountControl.append(amountInput, currencyUnit());
+    const remove = Object.assign(document.createElement("button"), {
+      type: "button",
+      className: "secondary remove-price",
+      textContent: "Remove",
+    });
+    remove.setAttribute("aria-label", `Remove country ${number}`);
+    remove.dataset.index = String(index);
+    row.append(
+      priceCell(`price_code_${index}`, number, "Calling code", codeInput),
+      priceCell(`price_amount_${index}`, number, "Price", amountInput, amountControl),
+      remove,
+      priceError(`price_code_${index}`),
+      priceError(`price_amount_${index}`),
+    );
+    return row;
+  }
+
+  /** Rebuild the rows from values (numbering and ids follow the order). */
+  function setCountries(values) {
+    $("country-prices").replaceChildren(
+      ...values.map(({ code, amount }, index) => countryRow(index, code, amount)),
+    );
+  }
+
+  function addCountry() {
+    setCountries([...countryValues(), { code: "", amount: "" }]);
+    $("message_prices-error").hidden = true;
+    const rows = countryRows();
+    rows[rows.length - 1].querySelector(".price-code").focus();
+  }
+
+  function removeCountry(index) {
+    const values = countryValues();
+    values.splice(index, 1);
+    setCountries(values);
+    $("message_prices-error").hidden = true;
+    // The focus goes to the row that took its place, else to the previous, else to "Add".
+    const rows = countryRows();
+    const next = rows[index] || rows[index - 1];
+    (next ? next.querySelector(".price-code") : $("add-country-price")).focus();
+  }
+
+  /** Put the saved prices into the form (while off, the inputs keep what they held). */
+  function fillPrices(prices) {
+    $("prices_on").checked = Boolean(prices);
+    if (prices) {
+      $("price_currency").value = prices.default.currency;
+      $("price_default").value = prices.default.amount;
+      $("price_template").value = prices.template ? prices.template.amount : "";
+      setCountries(
+        Object.entries(prices.by_country_code || {})
+          .sort(([a], [b]) => Number(a) - Number(b))
+          .map(([code, price]) => ({ code, amount: price.amount })),
+      );
+    }
+    syncCurrency();
+  }
+
+  /** The rows that repeat an earlier row's code (a JSON object has one price per code). */
+  function repeatedCountries() {
+    const seen = new Set();
+    const repeated = [];
+    countryValues().forEach(({ code, amount }, index) => {
+      if (code === "" && amount === "") return; // a blank row is no price
+      if (seen.has(code)) repeated.push(index);
+      seen.add(code);
+    });
+    return repeated;
+  }
+
+  /** message_prices as the API takes it: amounts as typed (trimmed), one currency; or null. */
+  function pricesValue() {
+    if (!$("prices_on").checked) return null;
+    const currency = currencyValue();
+    const price = (amount) => ({ amount, currency });
+    // fromEntries: a code is an own key whatever it is (the API judges it).
+    const byCode = Object.fromEntries(
+      countryValues()
+        .filter(({ code, amount }) => code !== "" || amount !== "") // a blank row is no price
+        .map(({ code, amount }) => [code, price(amount)]),
+    );
+    const template = $("price_template").value.trim();
+    return {
+      default: price($("price_default").value.trim()),
+      by_country_code: byCode,
+      template: template === "" ? null : price(template),
+    };
+  }
+
+  /** The row (index) of the price the API names by its code, or -1. */
+  function countryIndex(code) {
+    return countryValues().findIndex((row) => row.code === code && !(row.code === "" && row.amount === ""));
+  }
+
   // -- the document ---------------------------------------------------------------------------
 
-  // Fields of the document this form does not edit (the message prices of the analytics' cost
-  // estimate) go back as they were loaded: the PUT replaces the whole document.
-  const NOT_EDITED_HERE = ["message_prices"];
-  let kept = {};
-
   function fill(settings) {
-    kept = Object.fromEntries(NOT_EDITED_HERE.filter((f) => f in settings).map((f) => [f, settings[f]]));
     $("enabled").checked = settings.enabled;
     $("expiry_hours").value = String(settings.expiry_hours);
     $("message").value = settings.message;
@@ -231,6 +402,7 @@
       $("template_language").value = template.language;
       setParameters(template.body_parameters);
     }
+    fillPrices(settings.message_prices);
     syncSwitches();
   }
 
@@ -242,7 +414,6 @@
 
   function payload() {
     return {
-      ...kept,
       enabled: $("enabled").checked,
       expiry_hours: hoursValue(),
       message: $("message").value,
@@ -260,6 +431,7 @@
             body_parameters: parameterValues(),
           }
         : null,
+      message_prices: pricesValue(),
     };
   }
 
@@ -297,7 +469,28 @@
       }
       return slot("fallback_template-error", []);
     }
+    if (field === "message_prices") return priceSlot(loc.slice(2), slot);
     return null;
+  }
+
+  /** Where an error of message_prices goes; path is the loc after "message_prices". */
+  function priceSlot(path, slot) {
+    const [part, key, leaf] = path;
+    const currency = () => slot("price_currency-error", ["price_currency"]);
+    if (part === "default" || part === "template") {
+      // loc [..., "default", "amount" | "currency"]
+      return key === "currency" ? currency() : slot(`price_${part}-error`, [`price_${part}`]);
+    }
+    if (part === "by_country_code" && typeof key === "string") {
+      // loc [..., "by_country_code", code, "amount" | "currency" | "[key]"]
+      if (leaf === "currency") return currency();
+      const index = countryIndex(key);
+      if (index < 0) return slot("message_prices-error", [], `+${key}: `);
+      if (leaf === "[key]") return slot(`price_code_${index}-error`, [`price_code_${index}`]);
+      return slot(`price_amount_${index}-error`, [`price_amount_${index}`]);
+    }
+    // One currency for all (loc [..., "message_prices"]) and anything else: under the section.
+    return slot("message_prices-error", []);
   }
 
   function clearErrors(root = form) {
@@ -319,7 +512,9 @@
         continue;
       }
       if (!shown.has(slot.error)) shown.set(slot.error, []);
-      shown.get(slot.error).push(slot.prefix + error.msg);
+      // One field may get the same error more than once (the currency of every price).
+      const messages = shown.get(slot.error);
+      if (!messages.includes(slot.prefix + error.msg)) messages.push(slot.prefix + error.msg);
       for (const input of slot.inputs) if (input) input.setAttribute("aria-invalid", "true");
     }
     for (const [element, messages] of shown) {
@@ -335,10 +530,28 @@
     if (first) first.focus();
   }
 
+  /** Two rows with one calling code cannot be sent (an object has one price per code): said
+   * next to the later row, and nothing is saved. True when refused. */
+  function refuseRepeatedCountries() {
+    if (!$("prices_on").checked) return false;
+    const repeated = repeatedCountries();
+    for (const index of repeated) {
+      const input = $(`price_code_${index}`);
+      const error = $(`price_code_${index}-error`);
+      const code = input.value.trim();
+      error.textContent = code === "" ? "Enter the calling code of this price." : `+${code} has a price above already: keep one of the two.`;
+      error.hidden = false;
+      input.setAttribute("aria-invalid", "true");
+    }
+    if (repeated.length) $(`price_code_${repeated[0]}`).focus();
+    return repeated.length > 0;
+  }
+
   async function save(event) {
     event.preventDefault();
     clearErrors();
     $("save-status").textContent = "";
+    if (refuseRepeatedCountries()) return;
     const button = $("save");
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
@@ -359,10 +572,21 @@
     }
   }
 
-  /** An edit clears the errors of its own field (a parameter row, or the .field around it). */
+  /** An edit clears the errors of its own field (a parameter row, a country price's input,
+   * or the .field around it). */
   function edited(event) {
     $("save-status").textContent = "";
-    const container = event.target.closest && event.target.closest(".param-row, .field");
+    const target = event.target;
+    if (target.closest && target.closest(".price-row")) {
+      const error = $(`${target.id}-error`);
+      if (error) {
+        error.textContent = "";
+        error.hidden = true;
+      }
+      target.removeAttribute("aria-invalid");
+      return;
+    }
+    const container = target.closest && target.closest(".param-row, .field");
     if (container) clearErrors(container);
   }
 
@@ -412,6 +636,14 @@
       if (remove) removeParameter(Number(remove.dataset.index));
     });
     $("add-parameter").addEventListener("click", () => addParameter());
+
+    $("prices_on").addEventListener("change", syncSwitches);
+    $("price_currency").addEventListener("input", syncCurrency);
+    $("country-prices").addEventListener("click", (event) => {
+      const remove = event.target.closest(".remove-price");
+      if (remove) removeCountry(Number(remove.dataset.index));
+    });
+    $("add-country-price").addEventListener("click", addCountry);
     for (const button of form.querySelectorAll("[data-parameter-field]")) {
       button.addEventListener("click", () => insertIntoParameter(button.dataset.parameterField));
     }
