@@ -304,8 +304,8 @@ class Demo:
             )
             self.echo(
                 f"No message prices were set: set demo prices ({DEMO_DEFAULT_PRICE} "
-                f"{DEMO_CURRENCY} a message; {countries}). Change them with PUT {path} "
-                "(message_prices)."
+                f"{DEMO_CURRENCY} a message; {countries}). Change them on the settings page or "
+                "with wa-sessions settings --price."
             )
         elif not has_prices:
             self.echo("This service has no message prices: the cost stays unknown.")
