@@ -3,7 +3,9 @@
 ``open_resources(settings)`` brings up, in this order,
 
 1. the database schema (Alembic migrations to head: a process never serves an old schema),
-2. the Temporal client (pydantic data converter) and the custom search attributes,
+2. the Temporal client (pydantic data converter; TLS, mTLS or API key from the SDK's
+   environment configuration) and the custom search attributes (unless
+   TEMPORAL_REGISTER_SEARCH_ATTRIBUTES is false; a refusal only logs a warning),
 3. the database engine and the ``Store`` over it,
 4. the httpx client the WhatsApp client (worker) and the outbox page (API) send with,
 
@@ -26,7 +28,7 @@ from temporalio.runtime import Runtime
 
 from core.clock import Clock, utc_now
 from core.config import Settings
-from core.temporal import connect, ensure_search_attributes
+from core.temporal import connect, register_search_attributes
 from store.db import create_engine, create_sessionmaker
 from store.migrate import migrate
 from store.repository import Store
@@ -53,15 +55,20 @@ async def open_resources(
     runtime: Runtime | None = None,
 ) -> AsyncIterator[Resources]:
     """Open everything a process needs; ``temporal`` reuses a client the caller already has."""
-    await migrate(settings.database_url)
+    await migrate(settings.database_engine_url())
     if temporal is None:
         temporal = await connect(
             address=settings.temporal_address,
             namespace=settings.temporal_namespace,
             runtime=runtime,
         )
-    await ensure_search_attributes(temporal, namespace=temporal.namespace)
-    engine = create_engine(settings.database_url)
+    if settings.temporal_register_search_attributes:
+        await register_search_attributes(temporal, namespace=temporal.namespace)
+    engine = create_engine(
+        settings.database_engine_url(),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     try:
         async with httpx.AsyncClient(timeout=settings.whatsapp_timeout_seconds) as http:
             logger.info(

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
 
 # Placeholder secrets are accepted in development so that `make run` works out of the box, and
 # refused everywhere else so that a production deployment cannot start with a well-known secret.
@@ -41,11 +42,26 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
 
     database_url: str = "sqlite+aiosqlite:///./data/sessions.db"
+    # Extra: the database password, kept out of DATABASE_URL. When set it replaces the URL's
+    # password as a value (``URL.set``), never pasted into the URL's text, so any character
+    # works (``@``, ``/``, ``%``, ``:``) without escaping; read it through
+    # ``database_engine_url()`` (docs/operating.md#secrets-in-production).
+    database_password: SecretStr | None = None
+    # Extra: connections each process keeps to PostgreSQL, and how many more it may open under
+    # load (SQLAlchemy's pool_size and max_overflow); size PostgreSQL's max_connections for
+    # every process's sum (docs/operating.md#scaling-out). Ignored for SQLite.
+    database_pool_size: int = Field(default=5, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "whatsapp-sessions"
     temporal_ui_url: str = "http://localhost:8233"
+    # Extra: register the custom search attributes at start-up where missing. A server that
+    # refuses (Temporal Cloud manages them with tcld or its UI) only logs a warning; false
+    # skips the attempt. TLS, mTLS and API keys come from the SDK's environment configuration
+    # (TEMPORAL_API_KEY, TEMPORAL_TLS_*, core.temporal.connect_config), not from here.
+    temporal_register_search_attributes: bool = True
 
     api_token: SecretStr = SecretStr(DEV_PLACEHOLDER)
 
@@ -99,6 +115,23 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     sandbox_port: int = Field(default=8081, ge=1, le=65535)
     sandbox_url: str | None = None
+
+    def database_engine_url(self) -> URL:
+        """DATABASE_URL as a SQLAlchemy ``URL``, its password replaced by DATABASE_PASSWORD if set.
+
+        Hand the ``URL`` itself to the engine (``store.db.create_engine``, ``store.migrate``):
+        ``str()`` of it masks the password as ``***``, which keeps it out of logs and reprs.
+        """
+        url = make_url(self.database_url)
+        if self.database_password is not None:
+            url = url.set(password=self.database_password.get_secret_value())
+        return url
+
+    @model_validator(mode="after")
+    def _database_password_needs_a_server(self) -> Settings:
+        if self.database_password is not None and self.database_url.startswith("sqlite"):
+            raise ValueError("DATABASE_PASSWORD is set but DATABASE_URL is a SQLite file")
+        return self
 
     @model_validator(mode="after")
     def _audit_retention_outlives_the_window(self) -> Settings:

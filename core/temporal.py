@@ -7,7 +7,9 @@ decorators use the same constants), so this module needs nothing from ``workflow
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,10 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from core.contract import (
     ConversationInput,
@@ -40,6 +43,7 @@ from core.temporal_names import (
     SETTINGS_PROPAGATION_WORKFLOW,
     SETTINGS_SAVED_SIGNAL,
     conversation_workflow_id,
+    search_attribute_specs,
     settings_workflow_id,
 )
 
@@ -48,11 +52,59 @@ from core.temporal_names import (
 START_RPC_TIMEOUT = timedelta(seconds=5)
 
 
-async def connect(*, address: str, namespace: str, runtime: Runtime | None = None) -> Client:
-    """A client that speaks the project's pydantic models."""
-    return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter, runtime=runtime
-    )
+logger = logging.getLogger(__name__)
+
+
+def connect_config(
+    *, address: str, namespace: str, environ: Mapping[str, str] | None = None
+) -> ClientConnectConfig:
+    """How to reach Temporal: ``address`` and ``namespace`` (the service's TEMPORAL_ADDRESS and
+    TEMPORAL_NAMESPACE settings) and, from the SDK's environment configuration, the rest: API
+    key, TLS and mTLS (``TEMPORAL_API_KEY``, ``TEMPORAL_TLS*``, or a ``TEMPORAL_CONFIG_FILE``
+    profile chosen by ``TEMPORAL_PROFILE``), docs/operating.md#temporal-cloud.
+
+    ``environ`` is where those variables are read; ``None``, the process environment.
+    """
+    config = ClientConfigProfile.load(override_env_vars=environ).to_client_connect_config()
+    # Ours win over a profile's: the settings keep their defaults and meaning.
+    config["target_host"] = address
+    config["namespace"] = namespace
+    return config
+
+
+def describe_connection(config: ClientConnectConfig) -> str:
+    """``config`` in words for a log line: where, and how it authenticates; never a secret."""
+    tls = config.get("tls", False)
+    if isinstance(tls, TLSConfig):
+        extras = [
+            what
+            for what, present in (
+                ("client certificate", tls.client_cert is not None),
+                ("own server CA", tls.server_root_ca_cert is not None),
+                (f"server name {tls.domain}", tls.domain is not None),
+            )
+            if present
+        ]
+        security = "TLS" + (f" ({', '.join(extras)})" if extras else "")
+    else:
+        security = "TLS" if tls else "plaintext"
+    if "api_key" in config:
+        security += ", API key"
+    return f"{config.get('target_host')} namespace {config.get('namespace')}, {security}"
+
+
+async def connect(
+    *,
+    address: str,
+    namespace: str,
+    runtime: Runtime | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Client:
+    """A client that speaks the project's pydantic models, over TLS, mTLS or with an API key
+    where the environment configuration says so (``connect_config``)."""
+    config = connect_config(address=address, namespace=namespace, environ=environ)
+    logger.debug("connecting to temporal %s", describe_connection(config))
+    return await Client.connect(**config, data_converter=pydantic_data_converter, runtime=runtime)
 
 
 async def start_conversation(
@@ -176,6 +228,27 @@ async def ensure_search_attributes(client: Client, *, namespace: str) -> list[st
             elif not set(missing) <= now_registered:
                 raise
     return sorted(missing)
+
+
+async def register_search_attributes(client: Client, *, namespace: str) -> list[str]:
+    """``ensure_search_attributes`` at start-up, where a server may refuse: Temporal Cloud (and
+    a cluster whose operator service the client may not use) manages search attributes itself,
+    so a refusal logs one warning naming what to create and start-up goes on."""
+    try:
+        return await ensure_search_attributes(client, namespace=namespace)
+    except RPCError as err:
+        logger.warning(
+            "could not register the search attributes in namespace %s (%s: %s); create the "
+            "missing ones with `tcld namespace search-attributes add --namespace %s %s` or the "
+            "Temporal Cloud UI, or set TEMPORAL_REGISTER_SEARCH_ATTRIBUTES=false "
+            "(docs/operating.md#temporal-cloud)",
+            namespace,
+            err.status.name if err.status is not None else "error",
+            err.message,
+            namespace,
+            " ".join(f"--search-attribute {attribute}" for attribute in search_attribute_specs()),
+        )
+        return []
 
 
 async def _registered_search_attributes(client: Client, *, namespace: str) -> set[str] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 from urllib.parse import quote
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 
 # The conversation workflow and its messages (``workflows/conversation.py`` declares them with
 # these names; signal-with-start and batch signals need them as strings).
@@ -46,6 +46,26 @@ SEARCH_ATTRIBUTES = (
     WINDOW_CLOSES_AT,
     LAST_CUSTOMER_MESSAGE_AT,
 )
+
+# Spelling of each search-attribute type in ``temporal server start-dev --search-attribute``,
+# ``tcld namespace search-attributes add --search-attribute`` and the Cloud UI.
+SEARCH_ATTRIBUTE_TYPE_NAMES: Final[dict[SearchAttributeIndexedValueType, str]] = {
+    SearchAttributeIndexedValueType.TEXT: "Text",
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.INT: "Int",
+    SearchAttributeIndexedValueType.DOUBLE: "Double",
+    SearchAttributeIndexedValueType.BOOL: "Bool",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
+}
+
+
+def search_attribute_specs() -> list[str]:
+    """``Name=Type`` of every custom search attribute, as the CLIs spell them."""
+    return [
+        f"{key.name}={SEARCH_ATTRIBUTE_TYPE_NAMES[key.indexed_value_type]}"
+        for key in SEARCH_ATTRIBUTES
+    ]
 
 
 def conversation_workflow_id(*, account_id: str, conversation_key: str) -> str:

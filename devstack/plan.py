@@ -21,10 +21,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from temporalio.common import SearchAttributeIndexedValueType
 
 from core.config import Settings
-from core.temporal_names import SEARCH_ATTRIBUTES, web_ui_workflows_url
+from core.temporal_names import search_attribute_specs, web_ui_workflows_url
 
 # The repository (or site-packages) directory holding ``worker.py`` and the packages.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -38,17 +37,6 @@ DEMO_ACCOUNT_ID = "demo"
 DEMO_COMPANY_NAME = "Demo Company"
 DEMO_PHONE_NUMBER_ID = "100000000000001"
 DEMO_ACCESS_TOKEN = "sandbox-token"
-
-# Spelling of each search-attribute type in ``temporal server start-dev --search-attribute``.
-_CLI_TYPE_NAMES: dict[SearchAttributeIndexedValueType, str] = {
-    SearchAttributeIndexedValueType.TEXT: "Text",
-    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
-    SearchAttributeIndexedValueType.INT: "Int",
-    SearchAttributeIndexedValueType.DOUBLE: "Double",
-    SearchAttributeIndexedValueType.BOOL: "Bool",
-    SearchAttributeIndexedValueType.DATETIME: "Datetime",
-    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
-}
 
 # Addresses that mean "every interface": probes and URLs use loopback instead.
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
@@ -198,8 +186,8 @@ def build_plan(
 def search_attribute_flags() -> list[str]:
     """``--search-attribute Name=Type`` for every custom search attribute of the service."""
     flags: list[str] = []
-    for key in SEARCH_ATTRIBUTES:
-        flags += ["--search-attribute", f"{key.name}={_CLI_TYPE_NAMES[key.indexed_value_type]}"]
+    for spec in search_attribute_specs():
+        flags += ["--search-attribute", spec]
     return flags
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -39,12 +39,25 @@ _SQLITE_PRAGMAS = (
 )
 
 
-def create_engine(database_url: str) -> AsyncEngine:
-    """An async engine for ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://`` URLs."""
+def create_engine(
+    database_url: str | URL, *, pool_size: int = 5, max_overflow: int = 10
+) -> AsyncEngine:
+    """An async engine for ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://`` URLs.
+
+    Pass ``Settings.database_engine_url()``, not ``DATABASE_URL`` itself: it carries the
+    password of DATABASE_PASSWORD, which no text URL could hold without escaping.
+    ``pool_size`` and ``max_overflow`` bound a PostgreSQL engine's connections.
+    """
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         # pre_ping: a replica restarted behind a pooler must not cost the first request an error.
-        return _create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+        return _create_async_engine(
+            url,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
 
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)

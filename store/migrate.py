@@ -14,7 +14,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
 
 from store.db import WRITE_INTENT, create_engine
 
@@ -26,10 +26,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _ADVISORY_LOCK_KEY = 0x7761_7365_7373_6D67
 
 
-def alembic_config(database_url: str, *, connection: Connection | None = None) -> Config:
+def alembic_config(database_url: str | URL, *, connection: Connection | None = None) -> Config:
     """An Alembic config for this package's migrations, independent of the working directory.
 
-    ``env.py`` reads the URL (and an already open connection, if given) from ``attributes``;
+    ``env.py`` reads the URL (and an already open connection, if given) from ``attributes``,
+    where a ``URL`` object stays one: its password is never rendered into text;
     ``configure_logging`` is off because the host process owns logging.
     """
     config = Config()
@@ -41,7 +42,7 @@ def alembic_config(database_url: str, *, connection: Connection | None = None) -
     return config
 
 
-async def migrate(database_url: str) -> None:
+async def migrate(database_url: str | URL) -> None:
     """Bring the database at ``database_url`` to the newest schema revision."""
     engine = create_engine(database_url)
     try:
@@ -58,5 +59,5 @@ async def migrate(database_url: str) -> None:
     logger.info("database schema is at head")
 
 
-def _upgrade(connection: Connection, database_url: str) -> None:
+def _upgrade(connection: Connection, database_url: str | URL) -> None:
     command.upgrade(alembic_config(database_url, connection=connection), "head")

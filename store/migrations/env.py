@@ -1,10 +1,10 @@
 """Alembic environment for the store schema (async engines, SQLite and PostgreSQL).
 
 The database URL comes from the caller — ``config.attributes["database_url"]`` (``store.migrate``)
-or ``-x database_url=...`` on the command line — and falls back to ``DATABASE_URL`` through
-``core.config.get_settings()``. When ``store.migrate`` passes an open connection in
-``config.attributes["connection"]`` the migrations run on it, inside the caller's transaction
-(which holds the start-up lock).
+or ``-x database_url=...`` on the command line — and falls back to ``DATABASE_URL`` (with
+DATABASE_PASSWORD in place of its password) through ``core.config.get_settings()``. When
+``store.migrate`` passes an open connection in ``config.attributes["connection"]`` the
+migrations run on it, inside the caller's transaction (which holds the start-up lock).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection, make_url
 
 from core.config import get_settings
 from store.db import WRITE_INTENT, create_engine
@@ -29,11 +29,14 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name)
 
 
-def _database_url() -> str:
+def _database_url() -> str | URL:
+    # A URL object is passed on as it is: str() of it would mask its password as "***".
     url = config.attributes.get("database_url") or context.get_x_argument(as_dictionary=True).get(
         "database_url"
     )
-    return str(url) if url else get_settings().database_url
+    if isinstance(url, URL):
+        return url
+    return str(url) if url else get_settings().database_engine_url()
 
 
 def _render_item(type_: str, obj: Any, _context: AutogenContext) -> str | Literal[False]:
@@ -49,7 +52,7 @@ def _configure(**kwargs: Any) -> None:
         compare_type=True,
         render_item=_render_item,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
-        render_as_batch=_database_url().startswith("sqlite"),
+        render_as_batch=make_url(_database_url()).get_backend_name() == "sqlite",
         **kwargs,
     )
 

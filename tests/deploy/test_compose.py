@@ -33,6 +33,7 @@ API_SERVER_ENV = {"API_HOST", "API_PORT"}
 REQUIRED_APP_ENV = {
     "ENVIRONMENT",
     "DATABASE_URL",
+    "DATABASE_PASSWORD",
     "TEMPORAL_ADDRESS",
     "TEMPORAL_NAMESPACE",
     "TEMPORAL_TASK_QUEUE",
@@ -50,10 +51,12 @@ SECRET_ENV = {
     "WHATSAPP_VERIFY_TOKEN",
     "CONVERSATION_KEY_SECRET",
     "POSTGRES_PASSWORD",
+    "DATABASE_PASSWORD",
     "POSTGRES_PWD",
     "SQL_PASSWORD",
 }
-REQUIRED_HEALTHCHECKS = ("postgres", "temporal", "api")
+REQUIRED_HEALTHCHECKS = ("postgres", "temporal", "api", "worker")
+CADDYFILE = ROOT / "deploy" / "caddy" / "Caddyfile"
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
@@ -215,11 +218,18 @@ def test_secrets_are_required_variables_never_literals(
                 )
         database_url = env_of(service).get("DATABASE_URL")
         if database_url is not None:
-            credentials = re.match(
-                r"[a-z0-9+]+://(?P<user>\$\{[^}]*\}|[^:@]+):(?P<password>.+)@", database_url
-            )
-            assert credentials, f"{name}: DATABASE_URL has no password"
-            assert re.fullmatch(r"\$\{POSTGRES_PASSWORD:\?[^}]+\}", credentials["password"])
+            # The password travels on its own: pasted into the URL, "@", "/" or "%" in it
+            # would break the URL (core.config: DATABASE_PASSWORD is set on the parsed URL).
+            userinfo = urlsplit(interpolate(database_url)).netloc.rpartition("@")[0]
+            assert ":" not in userinfo, f"{name}: DATABASE_URL must not carry a password"
+            assert env_of(service)["DATABASE_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+
+
+def test_no_password_is_pasted_into_a_url(compose: dict[str, Any]) -> None:
+    text = COMPOSE_FILE.read_text()
+    for line in text.splitlines():
+        if "://" in line and not line.lstrip().startswith("#"):
+            assert "PASSWORD" not in line and "PWD" not in line, line
 
 
 def test_temporal_address_matches_the_server_port(services: dict[str, dict[str, Any]]) -> None:
@@ -245,7 +255,7 @@ def test_ui_url_matches_the_published_ui_port(services: dict[str, dict[str, Any]
 def test_api_port_healthcheck_and_publication_agree(services: dict[str, dict[str, Any]]) -> None:
     api = services["api"]
     port = int(env_of(api)["API_PORT"])
-    assert port in published(api)
+    assert port in container_ports(api)
     check = " ".join(str(part) for part in api["healthcheck"]["test"])
     [url] = re.findall(r"https?://[^'\" ]+", check)
     assert port_of(url) == port
@@ -403,4 +413,132 @@ def test_deploy_scripts_are_valid_posix_sh(script: Path) -> None:
     if sh is None:
         pytest.skip("no sh to check the syntax with")
     checked = subprocess.run([sh, "-n", str(script)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+
+
+# -- what is reachable from outside -------------------------------------------------------------
+
+
+def _bindings(service: dict[str, Any]) -> list[tuple[str, int]]:
+    """(host address, container port) of the ``ports`` entries; "" is every interface."""
+    found = []
+    for entry in service.get("ports", []):
+        parts = interpolate(str(entry)).split("/")[0].split(":")
+        host = parts[0] if len(parts) == 3 else ""
+        found.append((host, int(parts[-1])))
+    return found
+
+
+def test_only_the_tls_proxy_listens_on_every_interface(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, service in services.items():
+        for host, port in _bindings(service):
+            if name == "proxy":
+                assert port in (80, 443)
+            else:
+                assert host == "127.0.0.1", f"{name} publishes {port} on {host or 'all'}"
+
+
+def test_the_web_ui_is_on_loopback_only(services: dict[str, dict[str, Any]]) -> None:
+    assert _bindings(services["temporal-ui"]) == [("127.0.0.1", 8080)]
+    for document in (ROOT / "README.md", ROOT / "docs" / "operating.md"):
+        text = document.read_text()
+        assert "127.0.0.1:8080" in text, document.name
+        assert "authenticating proxy" in text, document.name
+
+
+def test_the_proxy_serves_the_api_over_tls(services: dict[str, dict[str, Any]]) -> None:
+    proxy = services["proxy"]
+    assert str(proxy["image"]).startswith("caddy:2.")
+    assert {port for _host, port in _bindings(proxy)} == {80, 443}
+    assert proxy["depends_on"] == {"api": {"condition": "service_healthy"}}
+    mounts = {str(volume).split(":")[1]: str(volume).split(":")[0] for volume in proxy["volumes"]}
+    assert (ROOT / mounts["/etc/caddy/Caddyfile"]).resolve() == CADDYFILE
+    assert "/data" in mounts, "certificates must survive a restart"
+    assert env_of(proxy)["PUBLIC_HOSTNAME"].startswith("${PUBLIC_HOSTNAME")
+
+    caddyfile = CADDYFILE.read_text()
+    code = "\n".join(line.split("#")[0] for line in caddyfile.splitlines())
+    api_port = int(env_of(services["api"])["API_PORT"])
+    assert re.search(rf"^\s*reverse_proxy\s+api:{api_port}\s*$", code, re.MULTILINE)
+    assert re.search(r"^\{\$PUBLIC_HOSTNAME(:localhost)?\}\s*\{", code, re.MULTILINE)
+    assert re.search(r"respond\s+/metrics\s+404", code), "/metrics must not be public"
+    assert "tls internal" not in code  # production gets a public certificate
+    assert re.search(r"^\s*log\b", code, re.MULTILINE) is None, "access logs name customers"
+
+
+def test_the_worker_serves_metrics_and_is_health_checked(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    worker = services["worker"]
+    address = env_of(worker)["WORKER_METRICS_ADDRESS"]
+    assert interpolate(address).startswith("0.0.0.0:")
+    port = port_of(address)
+    assert port in container_ports(worker)
+    assert not worker.get("ports"), "metrics stay inside the compose network"
+    check = " ".join(str(part) for part in worker["healthcheck"]["test"])
+    assert "urllib.request" in check  # the image has no curl
+    [url] = re.findall(r"https?://[^'\" ]+", check)
+    assert port_of(url) == port
+    assert urlsplit(url).path == "/metrics"
+
+
+def test_the_temporal_server_exports_prometheus_metrics(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    temporal = services["temporal"]
+    endpoint = env_of(temporal)["PROMETHEUS_ENDPOINT"]
+    assert endpoint.startswith("0.0.0.0:")
+    assert port_of(endpoint) in container_ports(temporal)
+    assert port_of(endpoint) != 7233
+
+
+def test_postgres_has_connections_for_temporal_and_the_app(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    command = [interpolate(str(word)) for word in services["postgres"]["command"]]
+    assert command[0] == "postgres"
+    [max_connections] = [
+        int(word.split("=", 1)[1]) for word in command if word.startswith("max_connections=")
+    ]
+    # Temporal's server: 4 services x (20 on `temporal` + 10 on `temporal_visibility`).
+    temporal = 4 * (20 + 10)
+    env = env_of(services["api"])
+    per_app_process = int(interpolate(env["DATABASE_POOL_SIZE"])) + int(
+        interpolate(env["DATABASE_MAX_OVERFLOW"])
+    )
+    app_processes = 10  # e.g. 2 API replicas and 4 workers of 2 processes
+    reserved = 10  # superuser slots, the admin jobs, a psql session
+    assert max_connections >= temporal + app_processes * per_app_process + reserved
+
+
+def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
+    """The real parser, where a Docker CLI with the compose v2 plugin is installed (no
+    engine needed); the static checks above stand in for it elsewhere."""
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.skip("no docker CLI installed")
+    version = subprocess.run(
+        [docker, "compose", "version"], capture_output=True, text=True, check=False
+    )
+    if version.returncode != 0:
+        pytest.skip("the docker CLI has no compose v2 plugin (Debian packages none)")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "POSTGRES_PASSWORD": "p@ss/w%rd-0123456789",
+        "API_TOKEN": "x" * 16,
+        "WHATSAPP_APP_SECRET": "x" * 16,
+        "WHATSAPP_VERIFY_TOKEN": "x" * 16,
+        "CONVERSATION_KEY_SECRET": "x" * 16,
+    }
+    checked = subprocess.run(
+        [docker, "compose", "-f", str(COMPOSE_FILE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
     assert checked.returncode == 0, checked.stderr
