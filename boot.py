@@ -2,7 +2,8 @@
 
 ``open_resources(settings)`` brings up, in this order,
 
-1. the database schema (Alembic migrations to head: a process never serves an old schema),
+1. the database schema (Alembic migrations to head, or with MIGRATE_ON_START=false a check that
+   another step already brought it there: a process never serves an old schema),
 2. the Temporal client (pydantic data converter; TLS, mTLS or API key from the SDK's
    environment configuration) and the custom search attributes (unless
    TEMPORAL_REGISTER_SEARCH_ATTRIBUTES is false; a refusal only logs a warning),
@@ -30,7 +31,7 @@ from core.clock import Clock, utc_now
 from core.config import Settings
 from core.temporal import connect, register_search_attributes
 from store.db import create_engine, create_sessionmaker
-from store.migrate import migrate
+from store.migrate import check_at_head, migrate
 from store.repository import Store
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,10 @@ async def open_resources(
     runtime: Runtime | None = None,
 ) -> AsyncIterator[Resources]:
     """Open everything a process needs; ``temporal`` reuses a client the caller already has."""
-    await migrate(settings.database_engine_url())
+    if settings.migrate_on_start:
+        await migrate(settings.database_engine_url())
+    else:
+        await check_at_head(settings.database_engine_url())
     if temporal is None:
         temporal = await connect(
             address=settings.temporal_address,

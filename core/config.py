@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # every process's sum (docs/operating.md#scaling-out). Ignored for SQLite.
     database_pool_size: int = Field(default=5, ge=1)
     database_max_overflow: int = Field(default=10, ge=0)
+    # Extra: migrate the schema to head at start-up (the local stack, compose). False: only
+    # check that it is at head and refuse to start if not, the migrations being a step of their
+    # own (``python -m store.migrate``, the Kubernetes Job; docs/operating.md#kubernetes).
+    migrate_on_start: bool = True
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
