@@ -50,6 +50,22 @@ from core.temporal_names import (
 # Bounds one signal-with-start, so a stuck server turns into an error long before Meta, which
 # waits a few seconds for a webhook's answer, gives up.
 START_RPC_TIMEOUT = timedelta(seconds=5)
+# What the SDK's environment configuration reads besides TEMPORAL_ADDRESS and
+# TEMPORAL_NAMESPACE (``connect_config``): not fields of core.config.Settings, read by the SDK.
+ENVCONFIG_VARIABLES = (
+    "TEMPORAL_API_KEY",
+    "TEMPORAL_TLS",
+    "TEMPORAL_TLS_CLIENT_CERT_PATH",
+    "TEMPORAL_TLS_CLIENT_CERT_DATA",
+    "TEMPORAL_TLS_CLIENT_KEY_PATH",
+    "TEMPORAL_TLS_CLIENT_KEY_DATA",
+    "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+    "TEMPORAL_TLS_SERVER_CA_CERT_DATA",
+    "TEMPORAL_TLS_SERVER_NAME",
+    "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION",
+    "TEMPORAL_CONFIG_FILE",
+    "TEMPORAL_PROFILE",
+)
 
 
 logger = logging.getLogger(__name__)

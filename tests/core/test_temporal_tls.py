@@ -27,6 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 from boot import open_resources
 from core.config import Settings
 from core.temporal import (
+    ENVCONFIG_VARIABLES,
     connect,
     connect_config,
     describe_connection,
@@ -35,26 +36,11 @@ from core.temporal import (
 from core.temporal_names import SEARCH_ATTRIBUTES
 from tests.tls_support import Pki, make_pki, tls_proxy
 
-TLS_VARIABLES = (
-    "TEMPORAL_API_KEY",
-    "TEMPORAL_TLS",
-    "TEMPORAL_TLS_CLIENT_CERT_PATH",
-    "TEMPORAL_TLS_CLIENT_CERT_DATA",
-    "TEMPORAL_TLS_CLIENT_KEY_PATH",
-    "TEMPORAL_TLS_CLIENT_KEY_DATA",
-    "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
-    "TEMPORAL_TLS_SERVER_CA_CERT_DATA",
-    "TEMPORAL_TLS_SERVER_NAME",
-    "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION",
-    "TEMPORAL_CONFIG_FILE",
-    "TEMPORAL_PROFILE",
-)
-
 
 @pytest.fixture
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     """No TLS variable of the developer's shell, and no default profile file, leaks in."""
-    for name in TLS_VARIABLES:
+    for name in ENVCONFIG_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(tmp_path / "absent.toml"))
     (tmp_path / "absent.toml").write_text("")

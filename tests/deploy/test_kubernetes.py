@@ -20,6 +20,7 @@ import yaml
 from api.app import create_app
 from api.pages import router as pages_router
 from core.config import Settings
+from core.temporal import ENVCONFIG_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "deploy" / "kubernetes"
@@ -29,20 +30,7 @@ SECRET_EXAMPLE = BASE / "secret.example.yaml"
 KUBERNETES_VERSIONS = ("1.33", kubernetes_validate.latest_version())
 SETTINGS_ENV = {name.upper() for name in Settings.model_fields}
 # Read by the Temporal SDK's environment configuration (core.temporal.connect), not Settings.
-TEMPORAL_SDK_ENV = {
-    "TEMPORAL_API_KEY",
-    "TEMPORAL_TLS",
-    "TEMPORAL_TLS_CLIENT_CERT_PATH",
-    "TEMPORAL_TLS_CLIENT_CERT_DATA",
-    "TEMPORAL_TLS_CLIENT_KEY_PATH",
-    "TEMPORAL_TLS_CLIENT_KEY_DATA",
-    "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
-    "TEMPORAL_TLS_SERVER_CA_CERT_DATA",
-    "TEMPORAL_TLS_SERVER_NAME",
-    "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION",
-    "TEMPORAL_CONFIG_FILE",
-    "TEMPORAL_PROFILE",
-}
+TEMPORAL_SDK_ENV = set(ENVCONFIG_VARIABLES)
 SECRET_KEYS = {
     "DATABASE_URL",
     "DATABASE_PASSWORD",
