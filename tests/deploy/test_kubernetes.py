@@ -106,11 +106,23 @@ def test_the_base_is_namespace_agnostic(
 def test_every_manifest_validates_against_the_kubernetes_schemas(
     manifests: list[dict[str, Any]], version: str
 ) -> None:
+    validated = set()
     for manifest in [*manifests, *_load(SECRET_EXAMPLE)]:
         if manifest["apiVersion"].startswith("monitoring.coreos.com/"):
             continue  # a CRD: checked below
         # Raises ValidationError naming the field; offline, from the package's own schemas.
         kubernetes_validate.validate(manifest, version, strict=True)
+        validated.add(manifest["kind"])
+    assert validated >= {
+        "ConfigMap",
+        "Secret",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Job",
+        "Ingress",
+    }
 
 
 def test_the_service_monitors_select_services_and_their_ports(

@@ -123,7 +123,9 @@ async def test_start_up_without_migrating_runs_on_a_schema_at_head(
     await migrate(empty_database_url)
     settings = _settings(empty_database_url, migrate_on_start=False)
     async with open_resources(settings, temporal=cast(Client, _FakeTemporal())) as resources:
-        await resources.store.ping()
+        await resources.store.ping()  # raises if the store cannot reach its database
+        assert resources.temporal.namespace == "default"
+    assert await current_revision(empty_database_url) == head_revision()
 
 
 async def test_start_up_migrates_by_default(empty_database_url: str) -> None:
