@@ -7,6 +7,9 @@ through the stored contacts, and takes the reminder outcome from the audit trail
 conversation's newest record, if it was decided during that run). One session is asked
 directly (``ConversationWorkflow.session`` query); when no worker answers in time, or the run is
 closed, its search attributes stand in (``live: false``).
+
+The one session's run is described by ``api.workflow_runs.describe_run``, which survives a
+search attribute that comes back null.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from api.customers import find_customer
 from api.deps import AccountDep, CustomerIdentityDep, SettingsDep, StoreDep, TemporalDep
 from api.errors import temporal_call
 from api.schemas import SessionList, SessionOut, customer_names
+from api.workflow_runs import Run, describe_run
 from core import temporal_names as names
 from core import visibility
 from core.config import Settings
@@ -67,7 +71,7 @@ def _outcome_for_run(
 
 
 def _from_attributes(
-    execution: WorkflowExecution,
+    execution: Run,
     *,
     contact: Contact | None,
     identity: CustomerIdentity | None = None,
@@ -75,7 +79,7 @@ def _from_attributes(
     record: ReminderRecord | None,
     ui_url: str,
 ) -> SessionOut:
-    attributes = execution.typed_search_attributes
+    attributes = execution.attributes
     running = execution.status == WorkflowExecutionStatus.RUNNING
     raw_state = attributes.get(names.SESSION_STATE)
     if not running:
@@ -95,7 +99,7 @@ def _from_attributes(
             record, started=execution.start_time, closed=execution.close_time
         ),
         temporal_ui_url=ui_url,
-        workflow_id=execution.id,
+        workflow_id=execution.workflow_id,
         run_id=execution.run_id,
         conversation_key=key,
         running=running,
@@ -144,7 +148,7 @@ async def list_sessions(
         contact = contacts.get(key)
         items.append(
             _from_attributes(
-                execution,
+                Run.of(execution),
                 contact=contact,
                 key=key,
                 record=records.get(key),
@@ -197,7 +201,7 @@ async def get_session(
     )
     with temporal_call():
         try:
-            description = await temporal.get_workflow_handle(workflow_id).describe()
+            run = await describe_run(temporal, workflow_id)
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
@@ -208,11 +212,11 @@ async def get_session(
         settings,
         namespace=temporal.namespace,
         workflow_id=workflow_id,
-        run_id=description.run_id,
+        run_id=run.run_id,
     )
-    if description.status == WorkflowExecutionStatus.RUNNING:
+    if run.status == WorkflowExecutionStatus.RUNNING:
         handle = temporal.get_workflow_handle_for(
-            ConversationWorkflow.run, workflow_id, run_id=description.run_id
+            ConversationWorkflow.run, workflow_id, run_id=run.run_id
         )
         try:
             snapshot = await handle.query(ConversationWorkflow.session, rpc_timeout=QUERY_TIMEOUT)
@@ -235,7 +239,7 @@ async def get_session(
                 ),
                 temporal_ui_url=ui_url,
                 workflow_id=workflow_id,
-                run_id=description.run_id,
+                run_id=run.run_id,
                 conversation_key=key,
                 running=True,
                 live=True,
@@ -247,7 +251,7 @@ async def get_session(
         account_id=account.account_id, conversation_keys=[key]
     )
     return _from_attributes(
-        description,
+        run,
         contact=customer.contact,
         identity=customer.identity,
         key=key,
