@@ -36,6 +36,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.conversation import ConversationActivities
 from activities.hand_over import HandOverActivities
 from activities.settings import SettingsActivities
+from activities.throttle import SharedPacer
 from boot import Resources, open_resources, run_event_loop
 from core.config import Settings, get_settings
 from core.contract import SettingsDelivery
@@ -63,6 +64,11 @@ def build_activities(resources: Resources, settings: Settings) -> ConversationAc
             resources.http,
             base_url=settings.whatsapp_api_base_url,
             api_version=settings.whatsapp_api_version,
+        ),
+        pacer=SharedPacer(
+            resources.store.pacing,
+            rate_per_second=settings.send_rate_per_second,
+            burst=settings.send_burst,
         ),
         ambiguous_wait=timedelta(seconds=settings.whatsapp_ambiguous_wait_seconds),
     )

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, TypedDict
 from temporalio import activity
 
 from activities.failures import failures_withheld
-from activities.throttle import SendPacer
+from activities.throttle import Pacer, SharedPacer
 from core.clock import AsyncClock, awaitable, utc_now
 from core.contact_zone import contact_zone
 from core.contract import (
@@ -282,13 +282,13 @@ class ConversationActivities:
         *,
         store: Store,
         whatsapp: CloudApiClient,
-        pacer: SendPacer | None = None,
+        pacer: Pacer | None = None,
         clock: AsyncClock | None = None,
         ambiguous_wait: timedelta = DEFAULT_AMBIGUOUS_WAIT,
     ) -> None:
         self._store = store
         self._whatsapp = whatsapp
-        self._pacer = pacer or SendPacer()
+        self._pacer = pacer or SharedPacer(store.pacing)
         self._clock = clock or awaitable(utc_now)
         self._ambiguous_wait = ambiguous_wait
 
@@ -398,10 +398,6 @@ class ConversationActivities:
     async def _attempt(self, request: ReminderRequest) -> ReminderResult:
         reminders = self._store.reminders
         last, kind = request.last_customer_message_at, request.kind
-        # The pacer's turn first (accounts and business numbers are one to one): a wait here
-        # holds no claim and no transaction, so a worker stopped while waiting leaves nothing
-        # in flight.
-        await self._pacer.wait_turn(request.account_id)
         now = await self._clock()
         verdicts: list[_Verdict] = []
 
@@ -535,6 +531,43 @@ class ConversationActivities:
             )
         return _result(record)
 
+    async def _paced_out(
+        self,
+        reminders: Reminders,
+        record: ReminderRecord,
+        *,
+        come_back: float,
+        maybe_sent_before: bool,
+    ) -> ReminderResult:
+        """The number's send queue reaches beyond what one attempt may wait: give the claim
+        back, certainly not sent this time, and come back later."""
+        now = await self._clock()
+        if maybe_sent_before:
+            # An earlier attempt may have sent it: it stays "maybe sent", and a status webhook
+            # may yet prove it during a new wait for proof.
+            await reminders.mark_ambiguous(
+                reminder_id=record.reminder_id,
+                reason="an earlier attempt may have sent it; the new one was paced out",
+                attempt=record.attempts,
+                at=now,
+            )
+            return ReminderResult(
+                outcome=ReminderOutcome.AMBIGUOUS,
+                reminder_id=record.reminder_id,
+                reason=record.reason,
+                retry_in_seconds=max(come_back, self._ambiguous_wait.total_seconds()),
+            )
+        reason = "paced: the business number's send queue was full"
+        await reminders.release(
+            reminder_id=record.reminder_id, reason=reason, attempt=record.attempts, at=now
+        )
+        return ReminderResult(
+            outcome=ReminderOutcome.RETRYING,
+            reminder_id=record.reminder_id,
+            reason=reason,
+            retry_in_seconds=come_back,
+        )
+
     async def _send(
         self,
         reminders: Reminders,
@@ -551,8 +584,15 @@ class ConversationActivities:
     ) -> ReminderResult:
         """Send a claimed reminder (or template) and store what Meta answered."""
         attempt = record.attempts
-        # The clock once more, right before the request: the claim may have waited on the
-        # database, and nothing may leave with less than the margin left.
+        # The number's send slot, taken at the last moment, so that sends leave spaced however
+        # long each claim waited on the database (docs/sending.md#pacing).
+        come_back = await self._pacer.wait_turn(record.account_id)
+        if come_back is not None:
+            return await self._paced_out(
+                reminders, record, come_back=come_back, maybe_sent_before=maybe_sent_before
+            )
+        # The clock once more, right before the request: the claim and the slot may have
+        # waited, and nothing may leave with less than the margin left.
         if closes is not None and closes - await self._clock() < SEND_MARGIN:
             record = await reminders.finish(
                 reminder_id=record.reminder_id,

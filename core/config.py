@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     # How long a send that may have reached Meta waits for a status webhook as proof before it
     # is sent again (docs/sending.md#ambiguous-attempts).
     whatsapp_ambiguous_wait_seconds: float = Field(default=60.0, gt=0)
+    # Meta's throughput per business number (80 by default, 20 for numbers shared with the
+    # WhatsApp Business app, up to 1,000 after Meta's upgrade), kept by every worker together
+    # (docs/sending.md#pacing); and how many sends may go at once after a pause.
+    send_rate_per_second: float = Field(default=80.0, gt=0, le=1000)
+    send_burst: int = Field(default=1, ge=1, le=1000)
     # How long the worker lets in-flight activities finish after SIGTERM; longer than one send.
     worker_shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     # How often the worker re-delivers settings versions that some running session may have

@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -281,3 +282,21 @@ class ApiTokenRow(Base):
     label: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SendPacingRow(Base):
+    """The shared send pacer of one business number (activities/throttle.py): when its next
+    send slot falls, on the database's clock, in seconds since the epoch.
+
+    No foreign key to ``accounts``: a slot is reserved before the send activity reads the
+    account, so an account that is missing then gets that activity's own decision ("account
+    not found"), not a constraint error.
+    """
+
+    __tablename__ = "send_pacing"
+
+    pacing_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The "theoretical arrival time" of GCRA: the next free slot, never in the past by more
+    # than the moment of the last reservation.
+    next_slot_at: Mapped[float] = mapped_column(Double)
+    reserved_at: Mapped[float] = mapped_column(Double)

@@ -10,6 +10,7 @@ It groups the data access by aggregate, each in its own module over the shared p
     store.tokens      Tokens           store/tokens.py (account-scoped API tokens, by hash)
     store.retention   AuditRetention   store/retention.py (purging old audit records)
     store.analytics   Analytics        store/analytics.py (counts over the audit trail)
+    store.pacing      SendPacing       store/pacing.py (send slots shared by every worker)
 
 Every method is keyword-only, opens its own short transaction and returns frozen records. A
 ``Store`` is safe to share between concurrent tasks.
@@ -24,6 +25,7 @@ from core.clock import Clock, utc_now
 from store.accounts import Accounts
 from store.analytics import Analytics
 from store.contacts import Contacts
+from store.pacing import SendPacing
 from store.reminders import Reminders
 from store.retention import AuditRetention
 from store.settings import SessionSettings
@@ -45,6 +47,7 @@ class Store:
         self.tokens = Tokens(self._transactions)
         self.retention = AuditRetention(self._transactions)
         self.analytics = Analytics(self._transactions)
+        self.pacing = SendPacing(self._transactions)
 
     async def ping(self) -> None:
         """Raise if the database cannot answer a trivial query (readiness probe)."""

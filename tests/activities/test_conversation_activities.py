@@ -20,7 +20,6 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.testing import ActivityEnvironment
 
 from activities.conversation import ConversationActivities
-from activities.throttle import SendPacer
 from core.contract import (
     CloseSilenceRequest,
     LoadSettingsRequest,
@@ -199,6 +198,34 @@ async def test_5xx_is_ambiguous_then_resent_after_the_wait_without_proof(world: 
     assert message.callback_data == first.reminder_id
 
 
+async def test_a_resend_paced_out_stays_maybe_sent_and_waits_for_proof_again(
+    world: World,
+) -> None:
+    class FullPacer:
+        async def wait_turn(self, key: str) -> float | None:
+            return 5.0
+
+    await world.fail_next(kind="accept_then_fail", status=500)
+    first = await world.send()
+    assert first.outcome is ReminderOutcome.AMBIGUOUS
+    world.advance(seconds=60)
+    pacer = world.activities._pacer
+    world.activities._pacer = FullPacer()
+    paced = await world.send()
+    # Not "certainly not sent": the first attempt may have got through. Its proof may still
+    # come, and the resend waits for it once more.
+    assert (paced.outcome, paced.retry_in_seconds) == (ReminderOutcome.AMBIGUOUS, 60.0)
+    [record] = await world.records()
+    assert record.outcome is ReminderOutcome.AMBIGUOUS
+    [accepted] = sandbox_state(world.sandbox).messages
+    await world.status(accepted.callback_data or "", message_id=accepted.id)
+    world.activities._pacer = pacer
+    world.advance(seconds=60)
+    proved = await world.send()
+    assert (proved.outcome, proved.message_id) == (ReminderOutcome.SENT, accepted.id)
+    assert len(sandbox_state(world.sandbox).messages) == 1
+
+
 async def test_accepted_then_5xx_with_a_status_is_not_resent(world: World) -> None:
     await world.fail_next(kind="accept_then_fail", status=500)
     first = await world.send()
@@ -240,16 +267,43 @@ async def test_less_than_a_minute_left_sends_nothing(world: World) -> None:
     assert sandbox_state(world.sandbox).messages == []
 
 
-async def test_a_long_pacer_queue_is_measured_before_deciding(world: World) -> None:
-    class SlowPacer(SendPacer):
-        async def wait_turn(self, key: str) -> None:
+async def test_the_wait_for_the_send_slot_is_measured_before_sending(world: World) -> None:
+    class SlowPacer:
+        async def wait_turn(self, key: str) -> float | None:
             world.advance(seconds=45)  # a long queue for this business number
+            return None
 
     world.activities._pacer = SlowPacer()
     world.clock[0] = T + timedelta(hours=24, seconds=-90)  # 90 s left when the attempt starts
     result = await world.send()
     assert result.outcome is ReminderOutcome.SKIPPED_WINDOW_CLOSED
     assert sandbox_state(world.sandbox).messages == []
+
+
+async def test_a_full_send_queue_gives_the_claim_back_and_asks_to_come_back(
+    world: World,
+) -> None:
+    class FullPacer:
+        async def wait_turn(self, key: str) -> float | None:
+            assert key == "acme"  # the account's number
+            return 12.5  # the number's queue reaches beyond what one attempt may wait
+
+    pacer = world.activities._pacer
+    world.activities._pacer = FullPacer()
+    world.clock[0] = T + timedelta(hours=3)
+    result = await world.send()
+    assert result.outcome is ReminderOutcome.RETRYING
+    assert result.retry_in_seconds == 12.5
+    assert sandbox_state(world.sandbox).messages == []
+    [record] = await world.records()
+    assert record.outcome is ReminderOutcome.RETRYING  # certainly not sent
+    assert record.reason is not None and "paced" in record.reason
+    # The next attempt, with room in the queue, claims it again and sends.
+    world.activities._pacer = pacer
+    again = await world.send()
+    assert again.outcome is ReminderOutcome.SENT
+    assert again.reminder_id == record.reminder_id
+    assert len(sandbox_state(world.sandbox).messages) == 1
 
 
 async def test_the_clock_is_read_again_right_before_the_request(
@@ -405,24 +459,6 @@ async def test_unknown_account_pauses_instead_of_failing(world: World) -> None:
         world.activities.load_settings, LoadSettingsRequest(account_id="nobody")
     )
     assert settings.enabled is False
-
-
-async def test_pacer_holds_a_burst_to_the_rate() -> None:
-    now = [0.0]
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += seconds
-
-    pacer = SendPacer(rate_per_second=80, burst=80, monotonic=lambda: now[0], sleep=sleep)
-    for _ in range(160):
-        await pacer.wait_turn("1001")
-    # 80 go at once, the next 80 are spread over one second; another number is not held up.
-    assert sum(slept) == pytest.approx(1.0, rel=0.02)
-    before = len(slept)
-    await pacer.wait_turn("2002")
-    assert len(slept) == before
 
 
 @dataclass

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +93,9 @@ class ProcessStack:
     worker: Child
     sandbox: FastAPI
     http: httpx.AsyncClient
+    # Every worker process, ``worker`` first, each with its Prometheus endpoint.
+    workers: list[Child] = field(default_factory=list)
+    metrics_urls: list[str] = field(default_factory=list)
     account_id: str = field(default_factory=lambda: f"faults-{uuid.uuid4().hex[:8]}")
     phone_number_id: str = field(default_factory=lambda: str(uuid.uuid4().int)[:15])
 
@@ -107,22 +110,30 @@ class ProcessStack:
 
         await eventually(ready, bool, timeout=60, interval=0.2)
 
-    async def start_worker(self) -> None:
-        started = self._polling_lines()
-        self.worker.start()
+    async def start_worker(self, worker: Child | None = None) -> None:
+        worker = worker or self.worker
+        started = _polling_lines(worker)
+        worker.start()
 
         async def polling() -> bool:
-            assert self.worker.alive(), self.worker.output()[-2000:]
-            return self._polling_lines() > started
+            assert worker.alive(), worker.output()[-2000:]
+            return _polling_lines(worker) > started
 
         await eventually(polling, bool, timeout=60, interval=0.2)
 
-    def _polling_lines(self) -> int:
-        return (
-            self.worker.output().count("worker polling task queue")
-            if self.worker.log.exists()
-            else 0
-        )
+    async def sent_by_each_worker(self) -> list[int]:
+        """Reminders each worker process counted as sent (its ``reminder_decisions``)."""
+        counts: list[int] = []
+        for url in self.metrics_urls:
+            scraped = (await self.http.get(url)).text.splitlines()
+            counts.append(
+                sum(
+                    int(float(line.rsplit(" ", 1)[1]))
+                    for line in scraped
+                    if line.startswith("reminder_decisions{") and 'outcome="sent"' in line
+                )
+            )
+        return counts
 
     async def create_account(self, *, expiry_hours: int) -> None:
         response = await self.http.put(
@@ -225,9 +236,22 @@ class ProcessStack:
         return await eventually(probe, done, timeout=240, interval=1.0)
 
 
+def _polling_lines(worker: Child) -> int:
+    return worker.output().count("worker polling task queue") if worker.log.exists() else 0
+
+
 @asynccontextmanager
-async def process_stack(temporal: Client, tmp: Path) -> AsyncIterator[ProcessStack]:
-    """The API and the worker as subprocesses, started; both stopped afterwards."""
+async def process_stack(
+    temporal: Client,
+    tmp: Path,
+    *,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+    status_webhooks: bool = True,
+) -> AsyncIterator[ProcessStack]:
+    """The API and ``workers`` worker processes, started, with ``env`` on top of the stack's
+    environment; all stopped afterwards. Without ``status_webhooks`` the stand-in accepts
+    messages and reports nothing back."""
     async with AsyncExitStack() as stack:
         api_port = free_port()
         api_url = f"http://127.0.0.1:{api_port}"
@@ -235,11 +259,13 @@ async def process_stack(temporal: Client, tmp: Path) -> AsyncIterator[ProcessSta
             access_tokens={ACCESS_TOKEN},
             status_webhooks=StatusWebhooks(
                 url=f"{api_url}/webhooks/whatsapp", app_secret=APP_SECRET.encode()
-            ),
+            )
+            if status_webhooks
+            else None,
         )
         sandbox_url = await stack.enter_async_context(serve(sandbox))
         database_url = f"sqlite+aiosqlite:///{tmp / 'sessions.db'}"
-        env = {
+        environment = {
             **os.environ,
             "ENVIRONMENT": "test",
             "DATABASE_URL": database_url,
@@ -257,12 +283,27 @@ async def process_stack(temporal: Client, tmp: Path) -> AsyncIterator[ProcessSta
             "API_PORT": str(api_port),
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         python = sys.executable
-        api = Child("api", [python, "-m", "api"], env=env, log=tmp / "api.log")
-        worker = Child("worker", [python, str(ROOT / "worker.py")], env=env, log=tmp / "worker.log")
+        api = Child("api", [python, "-m", "api"], env=environment, log=tmp / "api.log")
         stack.push_async_callback(api.stop)
-        stack.push_async_callback(worker.stop)
+        children: list[Child] = []
+        metrics_urls: list[str] = []
+        for n in range(workers):
+            child_env = dict(environment)
+            if workers > 1:  # to tell their work apart; one worker is restarted on its port
+                metrics = f"127.0.0.1:{free_port()}"
+                child_env["WORKER_METRICS_ADDRESS"] = metrics
+                metrics_urls.append(f"http://{metrics}/metrics")
+            child = Child(
+                f"worker-{n}",
+                [python, str(ROOT / "worker.py")],
+                env=child_env,
+                log=tmp / ("worker.log" if n == 0 else f"worker-{n}.log"),
+            )
+            stack.push_async_callback(child.stop)
+            children.append(child)
         http = await stack.enter_async_context(
             httpx.AsyncClient(base_url=api_url, headers=AUTH, timeout=30)
         )
@@ -272,10 +313,13 @@ async def process_stack(temporal: Client, tmp: Path) -> AsyncIterator[ProcessSta
             database_url=database_url,
             api_url=api_url,
             api=api,
-            worker=worker,
+            worker=children[0],
             sandbox=sandbox,
             http=http,
+            workers=children,
+            metrics_urls=metrics_urls,
         )
         await faults.start_api()  # it migrates the database first
-        await faults.start_worker()
+        for child in children:
+            await faults.start_worker(child)
         yield faults

@@ -98,7 +98,7 @@ async def _count(faults: ProcessStack) -> int:
     return len(faults.sent())
 
 
-def _one_each(faults: ProcessStack, wa_ids: list[str]) -> None:
+def one_each(faults: ProcessStack, wa_ids: list[str]) -> None:
     per_customer = Counter(message.wa_id for message in faults.sent())
     doubled = {wa_id: n for wa_id, n in per_customer.items() if n > 1}
     assert not doubled, f"reminders sent twice: {doubled}"
@@ -117,7 +117,7 @@ async def test_a_worker_killed_mid_burst_still_sends_exactly_one_each(
     # Attempts the kill interrupted are retried after their timeout; what they may have sent
     # is proved by the stand-in's status webhooks, the rest is sent.
     records = await faults.settled(BURST)
-    _one_each(faults, wa_ids)
+    one_each(faults, wa_ids)
     assert set(records) == {ReminderOutcome.SENT}, records
 
 
@@ -130,7 +130,7 @@ async def test_a_worker_stopped_mid_burst_finishes_its_sends(faults: ProcessStac
     await faults.start_worker()
 
     records = await faults.settled(BURST)
-    _one_each(faults, wa_ids)
+    one_each(faults, wa_ids)
     assert set(records) == {ReminderOutcome.SENT}, records
     # Nothing was cut off mid-send: every send attempt completed on its first try.
     assert await _retried_attempts(faults, wa_ids) == []
@@ -179,7 +179,7 @@ async def test_an_api_killed_mid_burst_loses_nothing_once_meta_redelivers(
         session = await handle.query(ConversationWorkflow.session)
         assert session.message_count == 1
     await faults.settled(len(wa_ids))
-    _one_each(faults, wa_ids)
+    one_each(faults, wa_ids)
 
 
 async def _acknowledged(acknowledged: set[str]) -> int:
