@@ -16,9 +16,9 @@ it (less the burst tolerance) before it sends.
   it was and the caller is told how far the queue reaches, to come back later (an attempt may
   not outlive its activity timeout, and a slot nobody uses is capacity lost for everyone).
 - **Grouped.** Concurrent reservations of one process share one short transaction
-  (``store.group_commit``): per number, one upsert that locks the row and reads the clock, and
-  one update for all of that number's slots. Numbers are locked in sorted order, so two
-  processes' groups never deadlock.
+  (``store.group_commit``) of two statements, however many numbers it holds: one upsert that
+  locks every number's row and reads the clock, and one update that moves each row on by the
+  slots taken. Rows are locked in sorted order, so two processes' groups never deadlock.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Double, cast, func, literal, update
+from sqlalchemy import ColumnElement, Double, case, cast, func, literal, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
@@ -62,46 +62,46 @@ class SendPacing:
         return await self._group.submit(_Request(key=key, pace=pace))
 
     async def _reserve_group(self, requests: Sequence[_Request]) -> list[Slot]:
-        positions: dict[tuple[str, Pace], list[int]] = defaultdict(list)
+        """Two statements for the whole group, however many numbers it holds."""
+        queues: dict[str, list[int]] = defaultdict(list)
         for index, request in enumerate(requests):
-            positions[(request.key, request.pace)].append(index)
-        answers: list[Slot | None] = [None] * len(requests)
+            queues[request.key].append(index)
+        keys = sorted(queues)  # the lock order, the same in every process
+        key_column = SendPacingRow.pacing_key
+        answers: dict[int, Slot] = {}
         async with self._tx.write() as tx:
-            for key, pace in sorted(positions):
-                indexes = positions[(key, pace)]
-                slots = await self._reserve(tx, key, pace, len(indexes))
-                for index, slot in zip(indexes, slots, strict=True):
-                    answers[index] = slot
-        assert all(answer is not None for answer in answers)
-        return [answer for answer in answers if answer is not None]
-
-    async def _reserve(self, tx: AsyncSession, key: str, pace: Pace, count: int) -> list[Slot]:
-        """Up to ``count`` consecutive slots of ``key``, as many as fall within the pace's
-        ``max_wait``; the rest are answered unreserved."""
-        statement = insert(tx, SendPacingRow).values(
-            pacing_key=key, next_slot_at=0.0, reserved_at=self._now(tx)
-        )
-        # Locks the row (creating it the first time) and reads the clock in one statement.
-        statement = statement.on_conflict_do_update(
-            index_elements=[SendPacingRow.pacing_key],
-            set_={"reserved_at": statement.excluded.reserved_at},
-        ).returning(SendPacingRow.next_slot_at, SendPacingRow.reserved_at)
-        next_slot_at, now = (await tx.execute(statement)).one()
-        first = max(next_slot_at, now)
-        slots: list[Slot] = []
-        for position in range(count):
-            wait = first + position * pace.interval - pace.tolerance - now
-            # Waits grow with the position: once one is too far, so is every later one.
-            fits = wait <= pace.max_wait and (not slots or slots[-1].reserved)
-            slots.append(Slot(wait_seconds=wait, reserved=fits))
-        taken = sum(slot.reserved for slot in slots)
-        if taken:
-            await tx.execute(
-                update(SendPacingRow)
-                .where(SendPacingRow.pacing_key == key)
-                .values(next_slot_at=first + taken * pace.interval)
+            now_sql = self._now(tx)
+            statement = insert(tx, SendPacingRow).values(
+                [{"pacing_key": key, "next_slot_at": 0.0, "reserved_at": now_sql} for key in keys]
             )
-        return slots
+            # Locks each number's row (creating it the first time) and reads the clock.
+            statement = statement.on_conflict_do_update(
+                index_elements=[key_column],
+                set_={"reserved_at": statement.excluded.reserved_at},
+            ).returning(key_column, SendPacingRow.next_slot_at, SendPacingRow.reserved_at)
+            rows = {
+                key: (next_slot_at, now) for key, next_slot_at, now in await tx.execute(statement)
+            }
+            moved: dict[str, float] = {}
+            for key in keys:
+                next_slot_at, now = rows[key]
+                slot_at = free = max(next_slot_at, now)
+                for index in queues[key]:
+                    answers[index] = slot = _place(requests[index].pace, slot_at, now=now)
+                    if not slot.reserved:
+                        break
+                    slot_at += requests[index].pace.interval
+                for index in queues[key]:  # after a refusal, the later ones in line wait too
+                    answers.setdefault(index, Slot(wait_seconds=slot_at - now, reserved=False))
+                if slot_at > free:
+                    moved[key] = slot_at
+            if moved:
+                await tx.execute(
+                    update(SendPacingRow)
+                    .where(key_column.in_(moved))
+                    .values(next_slot_at=case(moved, value=key_column))
+                )
+        return [answers[index] for index in range(len(requests))]
 
     def _now(self, tx: AsyncSession) -> ColumnElement[float]:
         """Seconds since the epoch, as a SQL expression of the database's clock."""
@@ -112,3 +112,10 @@ class SendPacing:
             # transaction's start.
             return cast(func.extract("epoch", func.clock_timestamp()), Double)
         return (func.julianday("now") - _UNIX_EPOCH_JULIAN_DAY) * 86400.0
+
+
+def _place(pace: Pace, slot_at: float, *, now: float) -> Slot:
+    """The slot at ``slot_at`` for a send at ``pace``: reserved unless further than the pace's
+    longest wait."""
+    wait = slot_at - pace.tolerance - now
+    return Slot(wait_seconds=wait, reserved=wait <= pace.max_wait)
