@@ -72,8 +72,10 @@ class SharedPacer:
     async def _take_slot(self, key: str) -> tuple[float | None, float]:
         """Reserve a slot and sleep until it: (None, how late this is now), or (seconds to
         come back after, 0) when the slot is too far off."""
-        started = self._monotonic()
         slot = await self._pacing.reserve(key, pace=self._pace)
+        # The slot's distance counts from here: the database read its clock once this
+        # process's earlier writes were done (a wait for them is not lateness).
+        reserved = self._monotonic()
         if not slot.reserved:
             # The queue reaches beyond what an attempt may wait. Come back when it has drained
             # to half of that, spread over the other half so that a crowd sent away together
@@ -82,5 +84,4 @@ class SharedPacer:
             return max(slot.wait_seconds - half, 0.0) + self._jitter(0.0, half), 0.0
         if slot.wait_seconds >= NO_SLEEP_BELOW:
             await self._sleep(slot.wait_seconds)
-        # Counted from before the reservation: a reservation that took long is lateness too.
-        return None, self._monotonic() - started - max(slot.wait_seconds, 0.0)
+        return None, self._monotonic() - reserved - max(slot.wait_seconds, 0.0)
