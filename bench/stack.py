@@ -53,6 +53,12 @@ REMINDER_TEXT = "Hi {contact_firstname}! Following up on our chat with {company_
 
 # The local stack's pragmas (devstack.plan.temporal_command): readers do not block the writer.
 SQLITE_PRAGMAS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+# As a self-hosted cluster should run (docs/operating.md#stopping-processes): a stopping worker's
+# open polls are completed by the server, not cut off with a task in them.
+POLLS_COMPLETE_ON_SHUTDOWN = [
+    "--dynamic-config-value",
+    "frontend.enableCancelWorkerPollsOnShutdown=true",
+]
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -284,7 +290,7 @@ async def open_stack(
             dev_server_existing_path=str(temporal_binary),
             search_attributes=SEARCH_ATTRIBUTES,
             dev_server_database_filename=str(temporal_db),
-            dev_server_extra_args=SQLITE_PRAGMAS,
+            dev_server_extra_args=[*SQLITE_PRAGMAS, *POLLS_COMPLETE_ON_SHUTDOWN],
             dev_server_log_level="error",
         )
         stack.push_async_callback(env.shutdown)

@@ -218,6 +218,11 @@ def temporal_command(plan: StackPlan, *, binary: Path) -> list[str]:
         "--namespace",
         plan.namespace,
         *search_attribute_flags(),
+        # A stopping worker's open polls are completed by the server instead of being cut off,
+        # so a task handed to one at that moment is not stranded until its StartToClose timeout
+        # (docs/operating.md#stopping-processes).
+        "--dynamic-config-value",
+        "frontend.enableCancelWorkerPollsOnShutdown=true",
         # The local stack must work offline: no newsfeed requests from the Web UI.
         "--ui-disable-news-fetch",
         "--log-format",

